@@ -1,0 +1,34 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** Small schema building blocks shared by the inventory and the variables. */
+
+/** `--set` gives strings; YAML gives numbers. Versions are strings either way. */
+export const versionString = z.union([z.string(), z.number()]).transform((v) => String(v).trim()).pipe(z.string().min(1, 'must not be empty'));
+
+const TRUE = new Set(['true', 'yes', 'y', 'on', '1']);
+const FALSE = new Set(['false', 'no', 'n', 'off', '0']);
+export const flexibleBoolean = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const s = v.trim().toLowerCase();
+  return TRUE.has(s) ? true : FALSE.has(s) ? false : v;
+}, z.boolean({ error: (issue) => `${JSON.stringify(issue.input)} is not a boolean (use true or false)` }));
+
+export const numberLike = (schema: z.ZodNumber) =>
+  z.preprocess((v) => (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v), schema);
+
+export const portNumber = numberLike(
+  z.number({ error: (issue) => `${JSON.stringify(issue.input)} is not a port number` }).int('must be a whole number').min(1, 'must be 1-65535').max(65535, 'must be 1-65535'),
+);
+
+export const ipAddress = z.string().refine((v) => isIP(v) !== 0, { error: (issue) => `${JSON.stringify(issue.input)} is not an IP address` });
+export const ipv4Address = z.string().refine((v) => isIP(v) === 4, { error: (issue) => `${JSON.stringify(issue.input)} is not an IPv4 address` });
+
+/** KubeKey writes "" for unset; treat it as absent. */
+export const emptyAsUnset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' || v === null ? undefined : v), schema.optional());
+
+/** Secrets may be typed as numbers in YAML (`password: 123456`); they are strings to us. */
+export const secretString = z.union([z.string(), z.number()]).transform((v) => String(v));
+
+export const ARCHES = ['amd64', 'arm64'] as const;
+export type Arch = (typeof ARCHES)[number];
