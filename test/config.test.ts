@@ -9,6 +9,7 @@ import { ConfigError } from '../config/errors';
 import { groupHosts, loadConfig, type LoadOptions } from '../config/load';
 import { maskVariables, MASK } from '../config/mask';
 import { parseSetFlags, splitPieces } from '../config/set-parser';
+import { generateKey } from './support/sshd';
 
 const fixtures = path.join(__dirname, 'fixtures');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-config-'));
@@ -64,7 +65,7 @@ describe('inventory', () => {
   });
 
   it('resolves connectors: defaults, key content, local type, ordered groups', () => {
-    const key = fs.readFileSync(path.join(fixtures, 'test-key'), 'utf8');
+    const key = fs.readFileSync(generateKey(tmp, "inline_key"), "utf8");
     const inv = write(
       'full.yaml',
       `apiVersion: kubekey.kubesphere.io/v1
@@ -99,7 +100,7 @@ ${key.trim().split('\n').map((l) => '          ' + l).join('\n')}
   });
 
   it('reads a private_key path relative to the working directory', () => {
-    fs.copyFileSync(path.join(fixtures, 'test-key'), path.join(tmp, 'id_test'));
+    generateKey(tmp, "id_test");
     const inv = write('keyfile.yaml', sshInventory(`    node1: {connector: {host: 10.0.0.11, private_key: id_test}}\n`));
     const config = load({ inventoryPath: inv, cwd: tmp, generateSecrets: false });
     assert.match(config.hosts[0]!.privateKey!, /BEGIN OPENSSH PRIVATE KEY/);

@@ -1,0 +1,206 @@
+import * as fs from 'node:fs';
+import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { describeHost, type HostTarget } from '../../config/hosts';
+import { classifyConnectError, hostFailure } from './errors';
+import { KnownHosts } from './known-hosts';
+import { command } from './quote';
+import { Semaphore } from './semaphore';
+import { TailBuffer, type ExecOptions, type ExecResult, type HostSession, type UploadOptions, type UploadResult } from './session';
+import { uploadOverSftp } from './upload';
+
+export interface ConnectionSettings {
+  knownHosts: KnownHosts;
+  readyTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+  /** Channels open at once on this connection; below OpenSSH's MaxSessions (10), one is kept for SFTP. */
+  channelLimit?: number;
+}
+
+/** One SSH connection to one host, shared by every step that runs there. */
+export class SshConnection implements HostSession {
+  private readonly channels: Semaphore;
+  private sftpSession?: Promise<SFTPWrapper>;
+  private sudoChecked?: Promise<void>;
+  private closedFlag = false;
+
+  private constructor(
+    readonly target: HostTarget,
+    private readonly client: Client,
+    channelLimit: number,
+  ) {
+    this.channels = new Semaphore(channelLimit);
+    client.on('close', () => (this.closedFlag = true));
+    client.on('end', () => (this.closedFlag = true));
+    client.on('error', () => (this.closedFlag = true));
+  }
+
+  onClose(listener: () => void): void {
+    this.client.on('close', listener);
+  }
+
+  offClose(listener: () => void): void {
+    this.client.removeListener('close', listener);
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  get isRoot(): boolean {
+    return this.target.user === 'root';
+  }
+
+  static open(target: HostTarget, settings: ConnectionSettings): Promise<SshConnection> {
+    const where = describeHost(target);
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      let mismatch: Error | undefined;
+      const config: ConnectConfig = {
+        host: target.address,
+        port: target.port,
+        username: target.user,
+        password: target.password,
+        privateKey: target.privateKey,
+        passphrase: target.passphrase,
+        tryKeyboard: target.password !== undefined,
+        readyTimeout: settings.readyTimeoutMs ?? 20_000,
+        keepaliveInterval: settings.keepaliveIntervalMs ?? 10_000,
+        keepaliveCountMax: settings.keepaliveCountMax ?? 3,
+        hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+          settings.knownHosts.verify(target.name, target.address, target.port, key).then(
+            () => verify(true),
+            (err: Error) => {
+              mismatch = err;
+              verify(false);
+            },
+          );
+        },
+      };
+      client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => finish(prompts.map(() => target.password ?? '')));
+      const onError = (err: Error) => {
+        client.removeListener('ready', onReady);
+        client.end();
+        reject(mismatch ?? classifyConnectError(err, where));
+      };
+      const onReady = () => {
+        client.removeListener('error', onError);
+        resolve(new SshConnection(target, client, settings.channelLimit ?? 8));
+      };
+      client.once('error', onError);
+      client.once('ready', onReady);
+      try {
+        client.connect(config);
+      } catch (err) {
+        onError(err as Error);
+      }
+    });
+  }
+
+  async exec(cmd: string, options: ExecOptions = {}): Promise<ExecResult> {
+    let wrapped = cmd;
+    let stdin = options.stdin;
+    if (options.sudo && !this.isRoot) {
+      await this.ensureSudo();
+      if (this.target.password !== undefined) {
+        wrapped = `${command('sudo', '-S', '-p', '', '--', 'sh', '-c')} ${command(cmd)}`;
+        stdin = Buffer.concat([Buffer.from(`${this.target.password}\n`), Buffer.from(stdin ?? '')]);
+      } else {
+        wrapped = `${command('sudo', '-n', '--', 'sh', '-c')} ${command(cmd)}`;
+      }
+    }
+    return this.channels.use(() => this.run(wrapped, stdin, options));
+  }
+
+  /** Checks once per connection that sudo works, so a wrong password is reported as such (and not retried). */
+  private ensureSudo(): Promise<void> {
+    this.sudoChecked ??= (async () => {
+      const where = describeHost(this.target);
+      const result =
+        this.target.password !== undefined
+          ? await this.channels.use(() => this.run(command('sudo', '-S', '-p', '', '-v'), `${this.target.password}\n`, { timeoutMs: 30_000 }))
+          : await this.channels.use(() => this.run(command('sudo', '-n', 'true'), undefined, { timeoutMs: 30_000 }));
+      if (result.code !== 0) {
+        const reason = result.stderr.trim().split('\n').pop() || `exit ${result.code}`;
+        throw hostFailure('PermissionDenied', `${where}: sudo failed for ${this.target.user} (${reason})`);
+      }
+    })();
+    this.sudoChecked.catch(() => (this.sudoChecked = undefined));
+    return this.sudoChecked;
+  }
+
+  private run(cmd: string, stdin: string | Buffer | undefined, options: ExecOptions): Promise<ExecResult> {
+    const where = describeHost(this.target);
+    return new Promise((resolve, reject) => {
+      if (this.closedFlag) return reject(hostFailure('SshConnectionLost', `${where}: connection closed`));
+      this.client.exec(cmd, (err, channel: ClientChannel) => {
+        if (err) return reject(hostFailure(this.closedFlag ? 'SshConnectionLost' : 'SshConnectionLost', `${where}: cannot open a channel (${err.message})`));
+        const stdout = new TailBuffer();
+        const stderr = new TailBuffer();
+        let code: number | null = null;
+        let signal: string | undefined;
+        let settled = false;
+        const finish = (fn: () => void) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
+          this.client.removeListener('close', onClientClose);
+          fn();
+        };
+        const timer = options.timeoutMs
+          ? setTimeout(() => {
+              channel.close();
+              finish(() => reject(hostFailure('SshTimeout', `${where}: command did not finish within ${Math.round(options.timeoutMs! / 1000)}s`)));
+            }, options.timeoutMs)
+          : undefined;
+        const onAbort = () => {
+          channel.close();
+          finish(() => reject(options.signal!.reason ?? new Error('aborted')));
+        };
+        const onClientClose = () => finish(() => reject(hostFailure('SshConnectionLost', `${where}: connection lost while running a command`)));
+        options.signal?.addEventListener('abort', onAbort);
+        this.client.once('close', onClientClose);
+        channel.on('data', (d: Buffer) => stdout.push(d));
+        channel.stderr.on('data', (d: Buffer) => stderr.push(d));
+        channel.on('exit', (c: number | null, s?: string) => {
+          code = c;
+          signal = s;
+        });
+        channel.on('close', () => finish(() => resolve({ code, signal, stdout: stdout.toString(), stderr: stderr.toString() })));
+        if (stdin !== undefined) channel.end(stdin);
+        else channel.end();
+      });
+    });
+  }
+
+  /** One SFTP session per connection, reused; it holds one of the host's session slots for good. */
+  sftp(): Promise<SFTPWrapper> {
+    this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) => {
+      this.client.sftp((err, sftp) => {
+        if (err) {
+          this.sftpSession = undefined;
+          return reject(hostFailure('SshConnectionLost', `${describeHost(this.target)}: cannot open SFTP (${err.message})`));
+        }
+        sftp.on('close', () => (this.sftpSession = undefined));
+        resolve(sftp);
+      });
+    });
+    return this.sftpSession;
+  }
+
+  upload(localPath: string, remotePath: string, options: UploadOptions = {}): Promise<UploadResult> {
+    if (!fs.existsSync(localPath)) throw hostFailure('InvalidInput', `local file ${localPath} does not exist`);
+    return uploadOverSftp(this, localPath, remotePath, options);
+  }
+
+  close(): void {
+    this.closedFlag = true;
+    this.client.end();
+  }
+
+  /** For tests of resumption: drops the TCP connection as a network fault would. */
+  destroySocket(): void {
+    (this.client as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
+  }
+}

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import type { HostTarget } from '../config/hosts';
+import { SshConnection } from '../activities/ssh/connection';
+import { KnownHosts } from '../activities/ssh/known-hosts';
+import { SessionPool } from '../activities/ssh/pool';
+import { command, sh } from '../activities/ssh/quote';
+import { remoteSha256 } from '../activities/ssh/upload';
+import { sha256File } from '../activities/ssh/file-hash';
+import { ensureSudoUser, freePort, startSshd, SUDO_USER, type TestSshd } from './support/sshd';
+
+let sshd: TestSshd;
+let sudoPassword: string;
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-ssh-'));
+const knownHosts = new KnownHosts(path.join(work, 'known_hosts'));
+
+const rootTarget = (): HostTarget => ({ name: 'loop', local: false, address: '127.0.0.1', port: sshd.port, user: 'root', privateKey: sshd.clientKey });
+const sudoTarget = (): HostTarget => ({ name: 'loop-user', local: false, address: '127.0.0.1', port: sshd.port, user: SUDO_USER, password: sudoPassword });
+
+async function expectFailure(p: Promise<unknown>, type: string, nonRetryable: boolean, message?: RegExp): Promise<ApplicationFailure> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof ApplicationFailure, `expected ApplicationFailure, got ${err}`);
+    assert.equal(err.type, type, err.message);
+    assert.equal(err.nonRetryable, nonRetryable);
+    if (message) assert.match(err.message, message);
+    return err;
+  }
+  assert.fail(`expected a ${type} failure`);
+}
+
+before(async () => {
+  sudoPassword = ensureSudoUser();
+  sshd = await startSshd({ maxSessions: 3 });
+});
+after(async () => {
+  await sshd?.stop();
+});
+
+describe('ssh connection', () => {
+  it('authenticates by key as root and returns exit code, stdout and stderr', async () => {
+    const conn = await SshConnection.open(rootTarget(), { knownHosts });
+    const r = await conn.exec('echo out; echo err >&2; exit 3');
+    assert.deepEqual([r.code, r.stdout, r.stderr], [3, 'out\n', 'err\n']);
+    conn.close();
+  });
+
+  it('authenticates by password as a user, and runs as root through sudo with the password on stdin', async () => {
+    const conn = await SshConnection.open(sudoTarget(), { knownHosts });
+    assert.equal((await conn.exec('id -un')).stdout.trim(), SUDO_USER);
+    const r = await conn.exec('id -u; cat', { sudo: true, stdin: 'payload' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '0\npayload', 'the password line is consumed by sudo, the rest reaches the command');
+    const ps = await conn.exec('ps -eo args', { sudo: true });
+    assert.ok(!ps.stdout.includes(sudoPassword), 'the sudo password never appears on a command line');
+    conn.close();
+  });
+
+  it('a wrong password is a non-retryable authentication failure', async () => {
+    await expectFailure(SshConnection.open({ ...sudoTarget(), password: 'wrong' }, { knownHosts }), 'SshAuthFailed', true, /loop-user .*authentication failed/);
+  });
+
+  it('sudo without a usable password is a non-retryable permission failure', async () => {
+    const conn = await SshConnection.open({ ...sudoTarget(), password: undefined, privateKey: sshd.clientKey }, { knownHosts });
+    await expectFailure(conn.exec('true', { sudo: true }), 'PermissionDenied', true, /sudo failed for kktest/);
+    conn.close();
+  });
+
+  it('pins the host key on first use and refuses a changed one, saying how to accept it', async () => {
+    const file = path.join(work, 'pinned_known_hosts');
+    const pinned = new KnownHosts(file);
+    (await SshConnection.open(rootTarget(), { knownHosts: pinned })).close();
+    const line = fs.readFileSync(file, 'utf8');
+    assert.match(line, new RegExp(`^\\[127\\.0\\.0\\.1\\]:${sshd.port} ssh-ed25519 \\S+\\n$`));
+    (await SshConnection.open(rootTarget(), { knownHosts: pinned })).close();
+    assert.equal(fs.readFileSync(file, 'utf8'), line, 'a known key is not pinned twice');
+    // Another server on the same address and port has another key: refused.
+    await sshd.stop();
+    const impostor = await startSshd({ port: sshd.port, clientKey: sshd.clientKey });
+    try {
+      await expectFailure(SshConnection.open(rootTarget(), { knownHosts: pinned }), 'HostKeyMismatch', true, /host key of loop \(\[127\.0\.0\.1\]:\d+\) changed: .*ssh-keygen -R/);
+    } finally {
+      await impostor.stop();
+      sshd = await startSshd({ maxSessions: 3, port: sshd.port, clientKey: sshd.clientKey, hostKeyFile: path.join(sshd.dir, 'host_key') });
+    }
+  });
+
+  it('an unreachable host is a retryable failure', async () => {
+    await expectFailure(SshConnection.open({ ...rootTarget(), port: await freePort() }, { knownHosts }), 'SshUnreachable', false, /ECONNREFUSED/);
+  });
+
+  it('a command past its timeout is a retryable failure', async () => {
+    const conn = await SshConnection.open(rootTarget(), { knownHosts });
+    await expectFailure(conn.exec('sleep 5', { timeoutMs: 300 }), 'SshTimeout', false);
+    conn.close();
+  });
+
+  it('keeps under the server session limit: 8 parallel commands on a MaxSessions=3 server all succeed', async () => {
+    const conn = await SshConnection.open(rootTarget(), { knownHosts, channelLimit: 2 });
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => conn.exec(`sleep 0.2; echo ${i}`)));
+    assert.deepEqual(results.map((r) => r.stdout.trim()), ['0', '1', '2', '3', '4', '5', '6', '7']);
+    conn.close();
+  });
+
+  it('quotes every word: hostile strings arrive byte for byte', async () => {
+    const conn = await SshConnection.open(rootTarget(), { knownHosts });
+    const hostile = `it's $HOME \`id\` ; rm -rf / "x" \\ \n end`;
+    assert.equal((await conn.exec(command('printf', '%s', hostile))).stdout, hostile);
+    assert.equal((await conn.exec(sh`printf %s ${hostile} | wc -c`)).stdout.trim(), String(Buffer.byteLength(hostile)));
+    conn.close();
+  });
+
+  it('the pool reuses one connection per host and reconnects after it dropped', async () => {
+    const pool = new SessionPool({ knownHosts });
+    const a = await pool.get(rootTarget());
+    assert.equal(await pool.get(rootTarget()), a);
+    (a as SshConnection).destroySocket();
+    await new Promise((r) => setTimeout(r, 200));
+    const b = await pool.get(rootTarget());
+    assert.notEqual(b, a);
+    assert.equal((await b.exec('echo ok')).stdout, 'ok\n');
+    pool.closeAll();
+  });
+});
+
+describe('upload', () => {
+  const big = path.join(work, 'big.bin');
+  before(() => fs.writeFileSync(big, randomBytes(12 * 1024 * 1024)));
+
+  it('sends, verifies sha256 on the host, and skips a file the host already has', async () => {
+    const conn = await SshConnection.open(rootTarget(), { knownHosts });
+    const dest = path.join(work, 'remote', 'a', 'big.bin');
+    const first = await conn.upload(big, dest, { mode: 0o640 });
+    assert.equal(first.skipped, false);
+    assert.equal(first.bytesSent, 12 * 1024 * 1024);
+    assert.equal(await sha256File(dest), await sha256File(big));
+    assert.equal(fs.statSync(dest).mode & 0o777, 0o640);
+    const again = await conn.upload(big, dest);
+    assert.deepEqual([again.skipped, again.bytesSent], [true, 0]);
+    conn.close();
+  });
+
+  it('resumes after the connection drops mid-transfer, sending only the rest, and verifies', async () => {
+    const dest = path.join(work, 'remote', 'resume', 'big.bin');
+    const conn = await SshConnection.open(rootTarget(), { knownHosts });
+    let dropped = false;
+    await expectFailure(
+      conn.upload(big, dest, {
+        onProgress: (offset) => {
+          if (!dropped && offset > 4 * 1024 * 1024) {
+            dropped = true;
+            conn.destroySocket();
+          }
+        },
+      }),
+      'SshConnectionLost',
+      false,
+    );
+    assert.ok(!fs.existsSync(dest), 'nothing is put in place before it is verified');
+    const conn2 = await SshConnection.open(rootTarget(), { knownHosts });
+    const resumed = await conn2.upload(big, dest);
+    assert.ok(resumed.resumedFrom > 0, `resumed from ${resumed.resumedFrom}`);
+    assert.ok(resumed.bytesSent < 12 * 1024 * 1024 - resumed.resumedFrom + 1 && resumed.bytesSent > 0);
+    assert.equal(resumed.bytesSent + resumed.resumedFrom, 12 * 1024 * 1024);
+    assert.equal(await remoteSha256(conn2, dest), await sha256File(big));
+    conn2.close();
+  });
+
+  it('a corrupted staging file is detected by its hash and sent again', async () => {
+    const dest = path.join(work, 'remote', 'corrupt', 'big.bin');
+    const sha = await sha256File(big);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    // A previous transfer left a same-length staging file with wrong bytes.
+    fs.writeFileSync(`${dest}.kkpart-${sha.slice(0, 12)}`, randomBytes(12 * 1024 * 1024));
+    const conn = await SshConnection.open(rootTarget(), { knownHosts });
+    await expectFailure(conn.upload(big, dest), 'UploadCorrupt', false);
+    const retry = await conn.upload(big, dest);
+    assert.equal(retry.resumedFrom, 0);
+    assert.equal(await sha256File(dest), sha);
+    conn.close();
+  });
+
+  it('a non-root user stages in /tmp and sudo moves the file into a root-owned place', async () => {
+    const conn = await SshConnection.open(sudoTarget(), { knownHosts });
+    const dest = path.join(work, 'remote', 'root-only', 'big.bin');
+    fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
+    const r = await conn.upload(big, dest);
+    assert.equal(r.skipped, false);
+    assert.equal(fs.statSync(dest).uid, 0);
+    assert.equal(await sha256File(dest), await sha256File(big));
+    conn.close();
+  });
+});
