@@ -1,0 +1,54 @@
+import * as path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { loadCodecKey } from '../runtime/codec';
+import { connectClient, connectWorker, resolveEndpoint, type TemporalEndpoint } from '../runtime/temporal';
+import { createKkWorker, runWorker } from '../worker/worker';
+import { installLogging } from './logging';
+
+/** What a command that talks to Temporal needs: the endpoint, a client with kk's codec, and (embedded) a worker. */
+export interface KkContext {
+  workdir: string;
+  endpoint: TemporalEndpoint;
+  client: Client;
+  codecKey: Buffer;
+  logFile: string;
+  /** Embedded default only: runs an in-process worker until `until` settles. */
+  runEmbeddedWorker(until: Promise<unknown>): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function resolveWorkdir(flag: string | undefined): string {
+  return path.resolve(flag ?? process.env.KK_WORKDIR ?? 'kubekey');
+}
+
+export async function openContext(workdir: string): Promise<KkContext> {
+  const logFile = installLogging(workdir);
+  const endpoint = await resolveEndpoint(workdir);
+  const codecKey = loadCodecKey(workdir);
+  const client = await connectClient(endpoint, codecKey);
+  return {
+    workdir,
+    endpoint,
+    client,
+    codecKey,
+    logFile,
+    async runEmbeddedWorker(until) {
+      const connection = await connectWorker(endpoint);
+      try {
+        const w = await createKkWorker({ connection, namespace: endpoint.namespace, workdir, codecKey, identity: `kk-cli-${process.pid}` });
+        await runWorker(w, until.catch(() => undefined));
+      } finally {
+        await connection.close();
+      }
+    },
+    async close() {
+      await client.connection.close();
+    },
+  };
+}
+
+/** Where the run is shown in the Temporal UI. */
+export function uiLink(endpoint: TemporalEndpoint, workflowId: string): string | undefined {
+  if (!endpoint.uiUrl) return undefined;
+  return `${endpoint.uiUrl}/namespaces/${encodeURIComponent(endpoint.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}

@@ -1,0 +1,36 @@
+import type { FactsReport } from '../workflows/facts';
+
+/** How each kind of run reports its result; returns the exit code. */
+export function summarize(workflowType: string, result: unknown, output: 'text' | 'json'): number {
+  switch (workflowType) {
+    case 'factsWorkflow':
+      return factsSummary(result as FactsReport, output);
+    default:
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      return 0;
+  }
+}
+
+function factsSummary(report: FactsReport, output: 'text' | 'json'): number {
+  const failed = report.hosts.filter((h) => h.error);
+  if (output === 'json') {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return failed.length ? 1 : 0;
+  }
+  for (const { host, facts, error } of report.hosts) {
+    if (!facts) {
+      process.stdout.write(`${host}: FAILED ${error?.type}: ${error?.message}\n\n`);
+      continue;
+    }
+    const lines = [
+      `${host}: ${facts.os.prettyName} (${facts.os.family}), ${facts.arch ?? `unsupported arch ${facts.machine}`}, kernel ${facts.kernel}, ${facts.cpus} CPUs, ${facts.memoryMb} MB memory, hostname ${facts.hostname}`,
+      `  filesystems: ${facts.filesystems.filter((f) => !/^(tmpfs|devtmpfs|overlay|squashfs)$/.test(f.fsType) || f.mount === '/').map((f) => `${f.mount} ${f.fsType} ${f.freeMb}/${f.sizeMb} MB free`).join('; ')}`,
+      `  interfaces: ${facts.interfaces.map((i) => `${i.name} ${i.cidrs.join(' ')}`).join('; ')}`,
+      `  docker: ${facts.docker ? `${facts.docker.version}${facts.docker.active ? ' (running)' : ' (stopped)'}` : 'not installed'}; docker-compose: ${facts.dockerCompose?.version ?? 'not installed'}`,
+      `  harbor.service: ${facts.services.harbor ? 'present' : 'absent'}; docker-registry.service: ${facts.services.dockerRegistry ? 'present' : 'absent'}`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n\n`);
+  }
+  process.stdout.write(`${report.hosts.length - failed.length} of ${report.hosts.length} hosts gathered${failed.length ? `, ${failed.length} failed` : ''}\n`);
+  return failed.length ? 1 : 0;
+}

@@ -1,0 +1,45 @@
+import * as path from 'node:path';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { KnownHosts } from '../activities/ssh/known-hosts';
+import { SessionPool } from '../activities/ssh/pool';
+import { kkDataConverter, TASK_QUEUE } from '../runtime/data-converter';
+import { workflowBundle } from './bundle';
+
+export interface KkWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  /** Where this worker pins host keys (known_hosts). */
+  workdir: string;
+  codecKey: Buffer;
+  taskQueue?: string;
+  identity?: string;
+  maxConcurrentActivities?: number;
+}
+
+/** A worker for kk's task queue: its activities share one SSH pool, closed when the worker stops. */
+export async function createKkWorker(options: KkWorkerOptions): Promise<{ worker: Worker; pool: SessionPool }> {
+  const pool = new SessionPool({ knownHosts: new KnownHosts(path.join(options.workdir, 'known_hosts')) });
+  const worker = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities({ pool }),
+    dataConverter: kkDataConverter(options.codecKey),
+    identity: options.identity,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 32,
+    shutdownGraceTime: '5 seconds',
+  });
+  return { worker, pool };
+}
+
+/** Runs the worker until `until` settles (or forever), then closes its SSH connections. */
+export async function runWorker(w: { worker: Worker; pool: SessionPool }, until?: Promise<unknown>): Promise<void> {
+  try {
+    if (until) await w.worker.runUntil(until);
+    else await w.worker.run();
+  } finally {
+    w.pool.closeAll();
+  }
+}

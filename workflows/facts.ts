@@ -1,0 +1,40 @@
+import { startChild, workflowInfo } from '@temporalio/workflow';
+import type { HostFacts } from '../activities/facts/types';
+import type { HostTarget } from '../config/hosts';
+import { rootCause } from './failures';
+import { probe } from './proxies';
+
+export interface FactsInput {
+  hosts: HostTarget[];
+}
+
+export interface HostFactsResult {
+  host: string;
+  facts?: HostFacts;
+  error?: { type: string; message: string };
+}
+
+export interface FactsReport {
+  hosts: HostFactsResult[];
+}
+
+/** Child workflow ids name the run and the host, so the UI lists `<run>/node/<host>` under each run. */
+export function nodeWorkflowId(host: string): string {
+  return `${workflowInfo().workflowId}/node/${host}`;
+}
+
+/** `kk facts`: gathers every host's facts in parallel, one child workflow per host. */
+export async function factsWorkflow(input: FactsInput): Promise<FactsReport> {
+  const children = await Promise.all(input.hosts.map((host) => startChild(hostFactsWorkflow, { workflowId: nodeWorkflowId(host.name), args: [host] })));
+  const settled = await Promise.allSettled(children.map((c) => c.result()));
+  return {
+    hosts: settled.map((s, i) => {
+      const host = input.hosts[i]!.name;
+      return s.status === 'fulfilled' ? { host, facts: s.value } : { host, error: rootCause(s.reason) };
+    }),
+  };
+}
+
+export async function hostFactsWorkflow(host: HostTarget): Promise<HostFacts> {
+  return probe.gatherFacts(host);
+}

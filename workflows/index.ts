@@ -1,0 +1,2 @@
+/** Every workflow the worker runs. Deterministic code only: no Node built-ins, no I/O; side effects are activities. */
+export { factsWorkflow, hostFactsWorkflow } from './facts';
