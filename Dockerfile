@@ -1,0 +1,15 @@
+# The kk worker image used by docker-compose.yml.
+FROM node:20-bookworm-slim
+WORKDIR /opt/kk
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY bin ./bin
+COPY activities ./activities
+COPY cli ./cli
+COPY config ./config
+COPY runtime ./runtime
+COPY worker ./worker
+COPY workflows ./workflows
+ENV KK_WORKDIR=/work/kubekey
+ENTRYPOINT ["node", "bin/kk.js"]
+CMD ["worker"]
