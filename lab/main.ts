@@ -1,0 +1,112 @@
+import * as fs from 'node:fs';
+import { ensureArtifacts } from "./artifacts";
+import { docker, dockerEnv, ensureDockerEngine, stopDockerEngineIfOurs } from './docker-engine';
+import { readLabFile, writeLabFile } from './lab-file';
+import { ensureNodeImage } from './node-image';
+import { ensureLabKey, ensureNetwork, ensureNode, existingNodes, passwordUserSecret, removeNode, waitNodeReady, type LabNode } from './nodes';
+import { containerName, LAB_JSON, NETWORK, nodeAddress } from './paths';
+import { log, runInherit } from './process';
+
+const USAGE = `npm run lab -- COMMAND
+  up [--nodes N]                         bring up N nodes (default 3) and the artifacts; idempotent; writes .lab/lab.json
+  exec NODE -- CMD...                    run a command on a node (output and exit code pass through)
+  fault NODE stop|start|restart|kill-sshd|partition|heal
+  down                                   remove nodes and network; build caches stay
+`;
+
+async function up(count: number): Promise<void> {
+  const started = Date.now();
+  await ensureDockerEngine();
+  const [image, artifacts] = await Promise.all([ensureNodeImage(), ensureArtifacts()]);
+  await ensureNetwork();
+  const { publicKey } = ensureLabKey();
+  for (const extra of (await existingNodes()).filter((n) => Number(n.slice(4)) > count)) await removeNode(extra);
+  const nodes: LabNode[] = [];
+  for (let i = 1; i <= count; i++) nodes.push(await ensureNode(i, image));
+  await Promise.all(nodes.map((n) => waitNodeReady(n, publicKey)));
+  writeLabFile(nodes, artifacts.set, artifacts.s3, passwordUserSecret());
+  log(`up: ${nodes.map((n) => `${n.name} ${n.address}`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s; see ${LAB_JSON}`);
+}
+
+async function fault(node: string, kind: string): Promise<void> {
+  const container = containerName(node);
+  const index = Number(/^node(\d+)$/.exec(node)?.[1]);
+  if (!index) throw new Error(`unknown node "${node}"`);
+  switch (kind) {
+    case 'stop':
+      await docker(['stop', '--time', '5', container]);
+      return;
+    case 'start': {
+      await docker(['start', container]);
+      const lab = readLabFile();
+      await waitNodeReady(lab.nodes.find((n) => n.name === node)!, ensureLabKey().publicKey);
+      return;
+    }
+    case 'restart':
+      await fault(node, 'stop');
+      return fault(node, 'start');
+    case 'kill-sshd':
+      // Sessions drop at once and sshd stays down until `fault NODE start` or `restart`.
+      await docker(['exec', container, 'sh', '-c', 'systemctl stop ssh.service ssh.socket 2>/dev/null; pkill -KILL -x sshd; true']);
+      return;
+    case 'partition':
+      await docker(['network', 'disconnect', '--force', NETWORK, container]);
+      return;
+    case 'heal':
+      await docker(['network', 'connect', '--ip', nodeAddress(index), NETWORK, container]);
+      return;
+    default:
+      throw new Error(`unknown fault "${kind}" (stop|start|restart|kill-sshd|partition|heal)`);
+  }
+}
+
+async function down(): Promise<void> {
+  await ensureDockerEngine().catch(() => undefined);
+  const containers = (await docker(['ps', '-aq', '--filter', 'label=kk-lab=1']).catch(() => '')).split('\n').filter(Boolean);
+  if (containers.length) await docker(['rm', '-f', ...containers]);
+  await docker(['network', 'rm', NETWORK]).catch(() => undefined);
+  await stopDockerEngineIfOurs();
+  fs.rmSync(LAB_JSON, { force: true });
+  log('down');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'up': {
+      const i = rest.indexOf('--nodes');
+      const count = i >= 0 ? Number(rest[i + 1]) : 3;
+      if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error('--nodes takes 1 to 9');
+      await up(count);
+      return 0;
+    }
+    case 'exec': {
+      const [node, sep, ...cmd] = rest;
+      if (!node || sep !== '--' || cmd.length === 0) throw new Error('usage: exec NODE -- CMD...');
+      return runInherit('docker', ['exec', containerName(node), ...cmd], dockerEnv());
+    }
+    case 'fault': {
+      const [node, kind] = rest;
+      if (!node || !kind) throw new Error('usage: fault NODE stop|start|restart|kill-sshd|partition|heal');
+      await ensureDockerEngine();
+      await fault(node, kind);
+      return 0;
+    }
+    case 'down':
+      await down();
+      return 0;
+    default:
+      process.stderr.write(USAGE);
+      return command ? 2 : 0;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`lab: ${err.message}\n`);
+    process.exit(1);
+  },
+);
+
+

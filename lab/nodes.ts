@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { docker, dockerOk } from './docker-engine';
+import { containerName, GATEWAY, LAB_KEY, NETWORK, nodeAddress, nodeName, PASSWORD_USER, STATE_DIR, SUBNET } from './paths';
+import { log, run, sleep, succeeds } from './process';
+
+export interface LabNode {
+  name: string;
+  address: string;
+}
+
+/** Flags that let systemd boot in a container here (see LAB-NOTES: --privileged fails on this machine). */
+const BOOT_FLAGS = [
+  '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
+  '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
+  '--device-cgroup-rule', 'a *:* rwm',
+  '--tmpfs', '/run', '--tmpfs', '/run/lock',
+  '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw',
+  '--cgroupns', 'host',
+  // systemd as PID 1 shuts down cleanly on SIGRTMIN+3, not on SIGTERM.
+  '--stop-signal', 'SIGRTMIN+3',
+];
+
+export async function ensureNetwork(): Promise<void> {
+  if (await dockerOk(['network', 'inspect', NETWORK])) return;
+  await docker(['network', 'create', '--driver', 'bridge', '--subnet', SUBNET, '--gateway', GATEWAY, '--label', 'kk-lab=1', NETWORK]);
+}
+
+export function ensureLabKey(): { privateKeyFile: string; publicKey: string } {
+  fs.mkdirSync(STATE_DIR, { recursive: true });
+  if (!fs.existsSync(LAB_KEY)) {
+    require('node:child_process').execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'kk-lab', '-f', LAB_KEY]);
+  }
+  return { privateKeyFile: LAB_KEY, publicKey: fs.readFileSync(`${LAB_KEY}.pub`, 'utf8') };
+}
+
+/** The password of the lab's non-root user, generated once per lab. */
+export function passwordUserSecret(): string {
+  const file = `${STATE_DIR}/${PASSWORD_USER}.password`;
+  if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(12).toString('base64url'), { mode: 0o600 });
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+async function inspectState(container: string): Promise<{ running: boolean; image: string } | undefined> {
+  try {
+    const out = await docker(['inspect', '--format', '{{.State.Running}} {{.Config.Image}}', container]);
+    const [running, image] = out.trim().split(' ');
+    return { running: running === 'true', image: image! };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function ensureNode(index: number, image: string): Promise<LabNode> {
+  const name = nodeName(index);
+  const address = nodeAddress(index);
+  const container = containerName(name);
+  const state = await inspectState(container);
+  if (state && state.image !== image) {
+    log(`${name}: image changed, recreating`);
+    await docker(['rm', '-f', container]);
+  }
+  if (!state || state.image !== image) {
+    await docker(['run', '-d', '--name', container, '--hostname', name, '--network', NETWORK, '--ip', address, '--label', 'kk-lab=1', ...BOOT_FLAGS, image, '/sbin/init']);
+  } else if (!state.running) {
+    await docker(['start', container]);
+  }
+  return { name, address };
+}
+
+/** Waits until systemd reports the node running and root can log in over SSH with the lab key. */
+export async function waitNodeReady(node: LabNode, publicKey: string): Promise<void> {
+  const container = containerName(node.name);
+  const deadline = Date.now() + 120_000;
+  let last = '';
+  for (;;) {
+    last = (await docker(['exec', container, 'systemctl', 'is-system-running']).catch((e: Error) => e.message)).trim();
+    if (last === 'running' || last === 'degraded') break;
+    if (Date.now() > deadline) throw new Error(`${node.name}: systemd did not finish booting (${last})`);
+    await sleep(500);
+  }
+  if (last === 'degraded') {
+    const failed = await docker(['exec', container, 'systemctl', '--failed', '--no-legend', '--plain']);
+    throw new Error(`${node.name}: systemd is degraded: ${failed.trim()}`);
+  }
+  await docker(['exec', '-i', container, 'sh', '-c', 'mkdir -p -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys'], publicKey);
+  await docker(['exec', '-i', container, 'chpasswd'], `${PASSWORD_USER}:${passwordUserSecret()}\n`);
+  while (!(await sshOk(node.address))) {
+    if (Date.now() > deadline) throw new Error(`${node.name}: SSH does not answer on ${node.address}:22`);
+    await sleep(500);
+  }
+}
+
+export function sshOk(address: string): Promise<boolean> {
+  return succeeds('ssh', ['-i', LAB_KEY, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=3', `root@${address}`, 'true']);
+}
+
+/** Lab containers that exist now, by node name. */
+export async function existingNodes(): Promise<string[]> {
+  const out = await docker(['ps', '-a', '--filter', 'label=kk-lab=1', '--format', '{{.Names}}']).catch(() => '');
+  return out.split('\n').map((n) => n.trim()).filter((n) => /^kk-lab-node\d+$/.test(n)).map((n) => n.replace(/^kk-lab-/, ''));
+}
+
+export async function removeNode(name: string): Promise<void> {
+  await docker(['rm', '-f', containerName(name)]);
+}
+
+export { run };
