@@ -1,6 +1,25 @@
+import * as fs from 'node:fs';
 import type { LabFile } from '../lab-file';
+import { ARTIFACT_CACHE } from './common';
+import { composeBinary } from './compose';
+import { dockerStaticTarball } from './docker-static';
+import { registryImage } from './registry-image';
+
+/** Settings that fit the lab's small nodes: the precheck thresholds are lowered, everything else is as in production. */
+const SMALL_HOSTS = 'precheck.min_memory_mb=256,precheck.min_control_plane_cpus=1,precheck.min_data_disk_gb=1';
 
 /** Builds (once, cached by content) every artifact the lab offers and places them in its binary_dir. */
 export async function ensureArtifacts(): Promise<{ set: LabFile['set']; s3: LabFile['s3'] }> {
-  return { set: { 'docker-registry': '', harbor: '' }, s3: null };
+  fs.mkdirSync(ARTIFACT_CACHE, { recursive: true });
+  const docker = await dockerStaticTarball();
+  const registry = await registryImage();
+  const compose = await composeBinary();
+  const common = `docker_version=${docker.version},dockercompose_version=${compose.version},${SMALL_HOSTS}`;
+  return {
+    set: {
+      'docker-registry': `image_registry.type=docker-registry,docker_registry_version=${registry.version},${common}`,
+      harbor: '',
+    },
+    s3: null,
+  };
 }
