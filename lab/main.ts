@@ -11,6 +11,7 @@ const USAGE = `npm run lab -- COMMAND
   up [--nodes N]                         bring up N nodes (default 3) and the artifacts; idempotent; writes .lab/lab.json
   exec NODE -- CMD...                    run a command on a node (output and exit code pass through)
   fault NODE stop|start|restart|kill-sshd|partition|heal
+  reset NODE                             recreate a node from the image: a fresh host again
   down                                   remove nodes and network; build caches stay
 `;
 
@@ -38,6 +39,8 @@ async function fault(node: string, kind: string): Promise<void> {
       return;
     case 'start': {
       await docker(['start', container]);
+      // Also undoes kill-sshd on a node that kept running.
+      await docker(['exec', container, 'systemctl', 'start', 'ssh.service']).catch(() => undefined);
       const lab = readLabFile();
       await waitNodeReady(lab.nodes.find((n) => n.name === node)!, ensureLabKey().publicKey);
       return;
@@ -90,6 +93,16 @@ async function main(argv: string[]): Promise<number> {
       if (!node || !kind) throw new Error('usage: fault NODE stop|start|restart|kill-sshd|partition|heal');
       await ensureDockerEngine();
       await fault(node, kind);
+      return 0;
+    }
+    case 'reset': {
+      const [node] = rest;
+      const index = Number(/^node(\d+)$/.exec(node ?? '')?.[1]);
+      if (!index) throw new Error('usage: reset NODE');
+      await ensureDockerEngine();
+      await removeNode(node!);
+      const fresh = await ensureNode(index, await ensureNodeImage());
+      await waitNodeReady(fresh, ensureLabKey().publicKey);
       return 0;
     }
     case 'down':

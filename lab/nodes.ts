@@ -65,6 +65,9 @@ export async function ensureNode(index: number, image: string): Promise<LabNode>
   } else if (!state.running) {
     await docker(['start', container]);
   }
+  // `up` converges: a node left partitioned by a fault is put back on the lab network.
+  const networks = await docker(['inspect', '--format', '{{json .NetworkSettings.Networks}}', container]);
+  if (!(NETWORK in JSON.parse(networks))) await docker(['network', 'connect', '--ip', address, NETWORK, container]);
   return { name, address };
 }
 
@@ -83,6 +86,8 @@ export async function waitNodeReady(node: LabNode, publicKey: string): Promise<v
     const failed = await docker(['exec', container, 'systemctl', '--failed', '--no-legend', '--plain']);
     throw new Error(`${node.name}: systemd is degraded: ${failed.trim()}`);
   }
+  // A node left with sshd killed by a fault gets it back.
+  await docker(['exec', container, 'systemctl', 'start', 'ssh.service']);
   await docker(['exec', '-i', container, 'sh', '-c', 'mkdir -p -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys'], publicKey);
   await docker(['exec', '-i', container, 'chpasswd'], `${PASSWORD_USER}:${passwordUserSecret()}\n`);
   while (!(await sshOk(node.address))) {

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { SshConnection } from '../activities/ssh/connection';
+import { CONTAINERD_UNIT, daemonJson, DOCKER_UNIT } from '../activities/install/docker-units';
+import { sh } from '../activities/ssh/quote';
+import { sha256File } from '../activities/ssh/file-hash';
+import type { LabFile } from '../lab/lab-file';
+import { LAB_BINARY_DIR, PASSWORD_USER } from '../lab/paths';
+import { lab, labKnownHosts, labSsh, labUp } from './support/lab';
+
+/** The lab's self-test: nodes, SSH, the free VIP, every artifact loaded and started in a node's Docker, every fault. */
+let labFile: LabFile;
+const knownHosts = labKnownHosts();
+
+function artifact(relativeDir: string): string {
+  const dir = path.join(LAB_BINARY_DIR, relativeDir);
+  const version = fs.readdirSync(dir)[0]!;
+  const archDir = path.join(dir, version, 'amd64');
+  return path.join(archDir, fs.readdirSync(archDir).find((f) => !f.endsWith('.sha256'))!);
+}
+
+async function must(conn: SshConnection, cmd: string, timeoutMs = 120_000): Promise<string> {
+  const r = await conn.exec(cmd, { sudo: true, timeoutMs });
+  assert.equal(r.code, 0, `${cmd}\n${r.stderr}`);
+  return r.stdout;
+}
+
+async function tcpOpen(address: string, port: number, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: address, port, timeout: timeoutMs });
+    s.on('connect', () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+    s.on('timeout', () => (s.destroy(), resolve(false)));
+  });
+}
+
+before(async () => {
+  labFile = await labUp(3);
+});
+
+after(async () => {
+  // The artifact test installed Docker on node3: give the next test a fresh host.
+  await lab(['reset', 'node3']);
+});
+
+describe('lab', () => {
+  it('every node boots systemd to running and answers SSH as root by key', async () => {
+    assert.deepEqual(labFile.nodes.map((n) => n.name), ['node1', 'node2', 'node3']);
+    for (const node of labFile.nodes) {
+      const conn = await labSsh(node, knownHosts);
+      assert.equal((await must(conn, 'systemctl is-system-running')).trim(), 'running');
+      assert.equal((await must(conn, 'hostname')).trim(), node.name);
+      conn.close();
+    }
+    const hostKeys = await Promise.all(labFile.nodes.map(async (n) => (await lab(['exec', n.name, '--', 'cat', '/etc/ssh/ssh_host_ed25519_key.pub'])).stdout));
+    assert.equal(new Set(hostKeys).size, 3, 'each node has host keys of its own');
+  });
+
+  it('the password inventory logs in as a non-root user whose sudo takes the password', async () => {
+    const inventory = fs.readFileSync(labFile.inventoryPassword, 'utf8');
+    const password = /password: (\S+)/.exec(inventory)![1]!;
+    const node = labFile.nodes[0]!;
+    const conn = await SshConnection.open({ name: node.name, local: false, address: node.address, port: 22, user: PASSWORD_USER, password }, { knownHosts });
+    assert.equal((await conn.exec('id -un')).stdout.trim(), PASSWORD_USER);
+    assert.equal((await conn.exec('id -u', { sudo: true })).stdout.trim(), '0');
+    conn.close();
+  });
+
+  it('the VIP is in the lab subnet and free', async () => {
+    assert.match(labFile.vip, /^172\.30\.99\.\d+$/);
+    for (const node of labFile.nodes) {
+      const addrs = (await lab(['exec', node.name, '--', 'ip', '-o', 'addr'])).stdout;
+      assert.ok(!addrs.includes(`${labFile.vip}/`), `${node.name} holds the VIP`);
+    }
+    assert.equal(await tcpOpen(labFile.vip, 22, 1500), false);
+  });
+
+  it('the artifacts install and start in a node: docker from the static tarball, the registry image answers /v2/, docker-compose runs', async () => {
+    const node = labFile.nodes[2]!;
+    const conn = await labSsh(node, knownHosts);
+    const dockerTgz = artifact('docker');
+    assert.equal(fs.readFileSync(`${dockerTgz}.sha256`, 'utf8').split(' ')[0], await sha256File(dockerTgz), 'the .sha256 beside the artifact is right');
+    await conn.upload(dockerTgz, '/tmp/docker.tgz');
+    await must(conn, 'tar -C /tmp -xzf /tmp/docker.tgz && install -m 0755 /tmp/docker/* /usr/local/bin/');
+    await conn.exec(sh`mkdir -p /etc/docker && cat > /etc/systemd/system/containerd.service`, { sudo: true, stdin: CONTAINERD_UNIT });
+    await conn.exec(sh`cat > /etc/systemd/system/docker.service`, { sudo: true, stdin: DOCKER_UNIT });
+    await conn.exec(sh`cat > /etc/docker/daemon.json`, { sudo: true, stdin: daemonJson() });
+    await must(conn, 'systemctl daemon-reload && systemctl enable --now containerd docker');
+    assert.match(await must(conn, "docker info --format '{{.ServerVersion}} {{.Driver}}'"), /^20\.10\.24\S* overlay2/);
+
+    await conn.upload(artifact('image-registry/docker-registry'), '/tmp/registry.tgz');
+    const loaded = await must(conn, 'docker load -i /tmp/registry.tgz');
+    assert.match(loaded, /Loaded image: registry:2\.8\.2/);
+    await must(conn, 'docker run -d --name lab-registry -p 5000:5000 registry:2.8.2');
+    let v2 = 0;
+    for (let i = 0; i < 40 && v2 !== 200; i++) {
+      v2 = await fetch(`http://${node.address}:5000/v2/`).then((r) => r.status, () => 0);
+      if (v2 !== 200) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(v2, 200, 'the registry answers /v2/ on the node address');
+    await must(conn, 'docker tag registry:2.8.2 127.0.0.1:5000/lab/selftest:1 && docker push 127.0.0.1:5000/lab/selftest:1');
+    assert.match(await must(conn, 'docker exec lab-registry ls /var/lib/registry/docker/registry/v2/repositories/lab'), /selftest/);
+    assert.match(await must(conn, 'docker exec lab-registry cat /etc/docker/registry/config.yml'), /rootdirectory: \/var\/lib\/registry/);
+
+    const compose = artifact('image-registry/docker-compose');
+    await conn.upload(compose, '/usr/local/bin/docker-compose', { mode: 0o755 });
+    assert.equal((await must(conn, 'docker-compose version --short')).trim(), '2.20.3');
+    conn.close();
+  });
+
+  it("docker-compose accepts the project's docker-compose.yml", async () => {
+    const compose = artifact('image-registry/docker-compose');
+    const env = { ...process.env, POSTGRES_PASSWORD: 'x', KK_CODEC_KEY: 'y', PATH: process.env.PATH };
+    const { stdout } = await promisify(execFile)(compose, ['-f', path.resolve(__dirname, '..', 'docker-compose.yml'), 'config', '--services'], { env });
+    assert.deepEqual(stdout.trim().split('\n').sort(), ['kk-worker', 'postgresql', 'temporal', 'temporal-ui']);
+    await assert.rejects(promisify(execFile)(compose, ['-f', path.resolve(__dirname, '..', 'docker-compose.yml'), 'config'], { env: { PATH: process.env.PATH } }), /POSTGRES_PASSWORD/);
+  });
+
+  it('each fault does what it names', async () => {
+    const node = labFile.nodes[1]!;
+    const reachable = async () => {
+      try {
+        (await labSsh(node, knownHosts, 3000)).close();
+        return true;
+      } catch (err) {
+        assert.ok(err instanceof ApplicationFailure && !err.nonRetryable, `an outage is retryable: ${err}`);
+        return false;
+      }
+    };
+    const fault = async (kind: string) => assert.equal((await lab(['fault', node.name, kind])).code, 0, kind);
+    assert.equal(await reachable(), true);
+    await fault('partition');
+    assert.equal(await reachable(), false, 'partitioned');
+    await fault('heal');
+    assert.equal(await reachable(), true, 'healed');
+    await fault('kill-sshd');
+    assert.equal(await tcpOpen(node.address, 22), false, 'sshd is down');
+    await fault('start');
+    assert.equal(await reachable(), true, 'start brings sshd back');
+    await fault('stop');
+    assert.equal(await reachable(), false, 'stopped');
+    await fault('start');
+    assert.equal(await reachable(), true, 'started');
+    await fault('restart');
+    assert.equal(await reachable(), true, 'restarted');
+  });
+});

@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SshConnection } from '../../activities/ssh/connection';
+import { KnownHosts } from '../../activities/ssh/known-hosts';
+import type { HostTarget } from '../../config/hosts';
+import type { LabFile } from '../../lab/lab-file';
+import { LAB_JSON, LAB_KEY } from '../../lab/paths';
+
+const MAIN = path.resolve(__dirname, '..', '..', 'lab', 'main.ts');
+
+/** Runs the lab command (`npm run lab -- ARGS`). */
+export function lab(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Brings the lab up (idempotent) and returns lab.json. */
+export async function labUp(nodes = 3): Promise<LabFile> {
+  const r = await lab(['up', '--nodes', String(nodes)]);
+  if (r.code !== 0) throw new Error(`lab up failed: ${r.stderr}`);
+  return JSON.parse(fs.readFileSync(LAB_JSON, 'utf8')) as LabFile;
+}
+
+export function labTarget(node: { name: string; address: string }): HostTarget {
+  return { name: node.name, local: false, address: node.address, port: 22, user: 'root', privateKey: fs.readFileSync(LAB_KEY, 'utf8') };
+}
+
+export const labKnownHosts = () => new KnownHosts(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kk-labkh-')), 'known_hosts'));
+
+export async function labSsh(node: { name: string; address: string }, knownHosts = labKnownHosts(), readyTimeoutMs = 5000): Promise<SshConnection> {
+  return SshConnection.open(labTarget(node), { knownHosts, readyTimeoutMs });
+}
