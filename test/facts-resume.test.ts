@@ -139,7 +139,8 @@ describe('kk facts on a real Temporal server', () => {
       return false;
     });
     const b = spawnKk(['facts', '-i', inventory, '--workdir', workdir]);
-    await new Promise((r) => setTimeout(r, 1500));
+    // b prints the run it follows once it has started or attached; only then may the run finish.
+    await waitFor('the second kk to attach', async () => b.stderr().includes('run kk-facts-'));
     fs.rmSync(gate);
     const [ra, rb] = await Promise.all([a.done, b.done]);
     assert.equal(ra.code, 0, ra.stderr);

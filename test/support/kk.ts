@@ -15,14 +15,14 @@ export interface KkResult {
 }
 
 /** Runs the real CLI as a user would, in its own process, against the embedded default unless env says otherwise. */
-export function spawnKk(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<KkResult> } {
+export function spawnKk(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<KkResult>; stderr(): string } {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, TEMPORAL_ADDRESS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<KkResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
+  return { child, done, stderr: () => stderr };
 }
 
 export function kk(args: string[], env: NodeJS.ProcessEnv = {}): Promise<KkResult> {
