@@ -1,3 +1,4 @@
+import type { PrecheckReport } from '../precheck/types';
 import type { FactsReport } from '../workflows/facts';
 
 /** How each kind of run reports its result; returns the exit code. */
@@ -5,6 +6,8 @@ export function summarize(workflowType: string, result: unknown, output: 'text' 
   switch (workflowType) {
     case 'factsWorkflow':
       return factsSummary(result as FactsReport, output);
+    case 'precheckWorkflow':
+      return precheckSummary(result as PrecheckReport, output);
     default:
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return 0;
@@ -33,4 +36,30 @@ function factsSummary(report: FactsReport, output: 'text' | 'json'): number {
   }
   process.stdout.write(`${report.hosts.length - failed.length} of ${report.hosts.length} hosts gathered${failed.length ? `, ${failed.length} failed` : ''}\n`);
   return failed.length ? 1 : 0;
+}
+
+const MARK = { pass: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
+
+/** A table grouped by host (configuration-wide checks first), with a fix under each failure and warning. */
+function precheckSummary(report: PrecheckReport, output: 'text' | 'json'): number {
+  if (output === 'json') {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return report.ok ? 0 : 1;
+  }
+  const groups = new Map<string, typeof report.checks>();
+  for (const c of report.checks) {
+    const key = c.host ?? '(configuration)';
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  for (const [host, checks] of groups) {
+    process.stdout.write(`${host}\n`);
+    for (const c of checks) {
+      process.stdout.write(`  ${MARK[c.status]}  ${c.check.padEnd(13)} ${c.message}\n`);
+      if (c.fix && c.status !== 'pass') process.stdout.write(`        ${''.padEnd(13)} fix: ${c.fix}\n`);
+    }
+  }
+  const failed = report.checks.filter((c) => c.status === 'fail').length;
+  const warned = report.checks.filter((c) => c.status === 'warn').length;
+  process.stdout.write(`\n${failed ? `precheck FAILED: ${failed} failed` : 'precheck passed'}${warned ? `, ${warned} warning${warned > 1 ? 's' : ''}` : ''}\n`);
+  return report.ok ? 0 : 1;
 }

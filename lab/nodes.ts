@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { docker, dockerOk } from './docker-engine';
-import { containerName, GATEWAY, LAB_KEY, NETWORK, nodeAddress, nodeName, PASSWORD_USER, STATE_DIR, SUBNET } from './paths';
+import { containerName, GATEWAY, LAB_KEY, LAB_WORKDIR, NETWORK, nodeAddress, nodeName, PASSWORD_USER, STATE_DIR, SUBNET } from './paths';
 import { log, run, sleep, succeeds } from './process';
 
 export interface LabNode {
@@ -61,6 +62,7 @@ export async function ensureNode(index: number, image: string): Promise<LabNode>
     await docker(['rm', '-f', container]);
   }
   if (!state || state.image !== image) {
+    forgetHostKey(address);
     await docker(['run', '-d', '--name', container, '--hostname', name, '--network', NETWORK, '--ip', address, '--label', 'kk-lab=1', ...BOOT_FLAGS, image, '/sbin/init']);
   } else if (!state.running) {
     await docker(['start', container]);
@@ -88,7 +90,8 @@ export async function waitNodeReady(node: LabNode, publicKey: string): Promise<v
   }
   // A node left with sshd killed by a fault gets it back.
   await docker(['exec', container, 'systemctl', 'start', 'ssh.service']);
-  await docker(['exec', '-i', container, 'sh', '-c', 'mkdir -p -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys'], publicKey);
+  // Appended, not replaced: several checkouts may share the lab's nodes, each with its own key.
+  await docker(['exec', '-i', container, 'sh', '-c', 'mkdir -p -m 700 /root/.ssh && k=$(cat) && touch /root/.ssh/authorized_keys && (grep -qxF "$k" /root/.ssh/authorized_keys || printf "%s\\n" "$k" >> /root/.ssh/authorized_keys) && chmod 600 /root/.ssh/authorized_keys'], publicKey.trim());
   await docker(['exec', '-i', container, 'chpasswd'], `${PASSWORD_USER}:${passwordUserSecret()}\n`);
   while (!(await sshOk(node.address))) {
     if (Date.now() > deadline) throw new Error(`${node.name}: SSH does not answer on ${node.address}:22`);
@@ -104,6 +107,14 @@ export function sshOk(address: string): Promise<boolean> {
 export async function existingNodes(): Promise<string[]> {
   const out = await docker(['ps', '-a', '--filter', 'label=kk-lab=1', '--format', '{{.Names}}']).catch(() => '');
   return out.split('\n').map((n) => n.trim()).filter((n) => /^kk-lab-node\d+$/.test(n)).map((n) => n.replace(/^kk-lab-/, ''));
+}
+
+/** A recreated node has new host keys: the lab work dir's known_hosts must not refuse it. */
+function forgetHostKey(address: string): void {
+  const file = path.join(LAB_WORKDIR, 'known_hosts');
+  if (!fs.existsSync(file)) return;
+  const kept = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.split(' ')[0] !== address && l.split(' ')[0] !== `[${address}]:22`);
+  fs.writeFileSync(file, kept.join('\n'));
 }
 
 export async function removeNode(name: string): Promise<void> {

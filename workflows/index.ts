@@ -1,2 +1,3 @@
 /** Every workflow the worker runs. Deterministic code only: no Node built-ins, no I/O; side effects are activities. */
 export { factsWorkflow, hostFactsWorkflow } from './facts';
+export { precheckWorkflow, hostProbeWorkflow } from './precheck';

@@ -1,0 +1,66 @@
+import { raw, sh } from '../ssh/quote';
+
+export interface ProbeSpec {
+  peers: { address: string; port: number }[];
+  registryPorts: number[];
+  vip?: string;
+}
+
+/**
+ * Read-only network probes run on a host after its facts: listening ports and their holders, TCP reach to every peer
+ * (a refused connection still proves the path), and whether anything answers on the VIP. bash's /dev/tcp is used so
+ * nothing has to be installed; every value is quoted.
+ */
+export function probeScript(spec: ProbeSpec): string {
+  const lines = ['echo @@listen', "ss -ltnH 2>/dev/null | awk '{print $4}'", 'echo @@holders'];
+  for (const port of spec.registryPorts) lines.push(sh`printf '%s %s\\n' ${port} "$(ss -ltnpH ${`sport = :${port}`} 2>/dev/null | grep -o 'users:(("[^"]*"' | head -n1 | cut -d'"' -f2)"`);
+  lines.push('echo @@reach');
+  for (const peer of spec.peers) lines.push(reachLine(peer.address, peer.port, `${peer.address}:${peer.port}`));
+  if (spec.vip) {
+    lines.push('echo @@vip');
+    lines.push(sh`if ip -o addr 2>/dev/null | grep -q ${`inet ${spec.vip}/`}; then echo held; fi`);
+    lines.push(reachLine(spec.vip, 9, 'probe'));
+    lines.push(sh`if ip neigh show ${spec.vip} 2>/dev/null | grep -q lladdr; then echo neigh; fi`);
+    lines.push(`if pgrep -x keepalived >/dev/null 2>&1; then echo keepalived; fi`);
+  }
+  lines.push('echo @@probe-end');
+  return lines.join('\n');
+}
+
+function reachLine(address: string, port: number, label: string): string {
+  const target = `/dev/tcp/${address}/${port}`;
+  return sh`out=$(timeout 3 bash -c ${raw(`'exec 3<>"$0"'`)} ${target} 2>&1); rc=$?; if [ $rc -eq 0 ]; then s=open; elif printf %s "$out" | grep -qi refused; then s=refused; else s=unreachable; fi; printf '%s %s\\n' ${label} "$s"`;
+}
+
+export interface ProbeOutput {
+  listening: number[];
+  portHolders: Record<string, string>;
+  reach: Record<string, 'open' | 'refused' | 'unreachable'>;
+  vip?: { answered: boolean; heldHere: boolean; keepalivedHere: boolean };
+}
+
+export function parseProbe(output: string, spec: ProbeSpec): ProbeOutput {
+  const section = (name: string) => {
+    const m = new RegExp(`^@@${name}\\n([\\s\\S]*?)(?=^@@)`, 'm').exec(output);
+    return (m?.[1] ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+  };
+  if (!output.includes('@@probe-end')) throw new Error('probe output is incomplete');
+  const listening = [...new Set(section('listen').map((a) => Number(/:(\d+)$/.exec(a)?.[1])).filter((p) => p > 0))].sort((a, b) => a - b);
+  const portHolders: Record<string, string> = {};
+  for (const line of section('holders')) {
+    const [port, holder] = line.split(/\s+/);
+    if (port && holder) portHolders[port] = holder;
+  }
+  const reach: ProbeOutput['reach'] = {};
+  for (const line of section('reach')) {
+    const [target, state] = line.split(/\s+/);
+    if (target && (state === 'open' || state === 'refused' || state === 'unreachable')) reach[target] = state;
+  }
+  let vip: ProbeOutput['vip'];
+  if (spec.vip) {
+    const v = section('vip');
+    const probe = v.find((l) => l.startsWith('probe '))?.split(/\s+/)[1];
+    vip = { heldHere: v.includes('held'), keepalivedHere: v.includes('keepalived'), answered: v.includes('neigh') || probe === 'open' || probe === 'refused' };
+  }
+  return { listening, portHolders, reach, vip };
+}

@@ -1,0 +1,149 @@
+import type { ArtifactStatus, CheckResult, HostProbe, PrecheckInput, PrecheckReport } from './types';
+import { interfaceFor } from './cidr';
+
+/**
+ * Precheck's judgements: pure functions from the configuration and what the read-only probes saw to pass / warn /
+ * fail, each failure with a fix. The workflow calls them; so do unit tests.
+ */
+
+const VERSION_KEYS: Record<string, string> = {
+  harbor: 'image_registry.harbor_version',
+  docker_registry: 'image_registry.docker_registry_version',
+  docker: 'cri.docker_version',
+  docker_compose: 'image_registry.dockercompose_version',
+  keepalived: 'image_registry.keepalived_version',
+};
+
+export function requiredArtifacts(input: Pick<PrecheckInput, 'type' | 'haVip' | 'registryHosts'>): string[] {
+  const names = ['docker', 'docker_compose', input.type === 'harbor' ? 'harbor' : 'docker_registry'];
+  if (input.haVip && input.registryHosts.length > 1) names.push('keepalived');
+  return names;
+}
+
+export function configChecks(input: PrecheckInput): CheckResult[] {
+  const out: CheckResult[] = [];
+  const add = (check: string, status: CheckResult['status'], message: string, fix?: string) => out.push({ host: null, check, status, message, ...(fix && { fix }) });
+
+  if (input.registryHosts.length === 0) add('inventory', 'fail', 'the image_registry group has no hosts', 'list the registry hosts under spec.groups.image_registry.hosts');
+  else add('inventory', 'pass', `image_registry: ${input.registryHosts.join(', ')}`);
+
+  const missing = requiredArtifacts(input).filter((n) => !input.versions[n]);
+  if (missing.length) {
+    const keys = missing.map((n) => VERSION_KEYS[n]!);
+    add('versions', 'fail', `not set: ${keys.join(', ')}`, `--set ${keys.map((k) => `${k}=<version>`).join(',')}`);
+  } else add('versions', 'pass', requiredArtifacts(input).map((n) => `${n} ${input.versions[n]}`).join(', '));
+
+  if (input.haVip) {
+    if (input.registryHosts.length < 2) add('ha', 'warn', `image_registry.ha_vip is set but only one registry host: the VIP adds no availability`, 'add hosts to the image_registry group, or drop ha_vip');
+    else add('ha', 'pass', `${input.registryHosts.length} registry hosts behind ${input.haVip}`);
+    if (input.registryHosts.length > 1 && input.type === 'docker-registry') {
+      const shared = input.storage.driver !== 'filesystem' || input.storage.nfsMount !== undefined;
+      if (!shared) add('storage', 'fail', 'HA docker-registry needs shared storage: with local filesystem storage every node would hold different images', 'set image_registry.docker_registry.storage.s3 (or azure, gcs), or filesystem.nfs_mount with one nfs host');
+    }
+  }
+  if (input.storage.drivers.length > 1) add('storage', 'fail', `several storage drivers are set (${input.storage.drivers.join(', ')}); exactly one is used`, 'keep one of image_registry.docker_registry.storage.{s3,azure,gcs}');
+  if (input.type === 'docker-registry' && input.storage.missingFields.length) {
+    add('storage', 'fail', `storage ${input.storage.driver} lacks ${input.storage.missingFields.join(', ')}`, `--set ${input.storage.missingFields.map((f) => `${f}=...`).join(',')}`);
+  }
+  if (input.type === 'docker-registry' && input.storage.nfsMount !== undefined && input.nfsHosts.length !== 1) {
+    add('storage', 'fail', `filesystem.nfs_mount needs exactly one host in the nfs group (found ${input.nfsHosts.length})`, 'put the NFS server alone in spec.groups.nfs.hosts');
+  }
+  if (!out.some((c) => c.check === 'storage')) add('storage', 'pass', input.type === 'harbor' ? 'Harbor keeps its data locally on each node' : `${input.storage.driver}${input.storage.nfsMount ? ` on NFS ${input.storage.nfsMount}` : ''}`);
+  return out;
+}
+
+/** A host that could not be probed at all: the reason is the one check that matters. */
+export function unreachableChecks(host: string, error: { type: string; message: string }): CheckResult[] {
+  const fix: Record<string, string> = {
+    SshAuthFailed: `check spec.hosts.${host}.connector user, password or private_key`,
+    HostKeyMismatch: 'if the host was reinstalled, remove its old key as the message says',
+    PermissionDenied: `give the user sudo rights, or log in as root (spec.hosts.${host}.connector.user)`,
+    SshUnreachable: `check that ${host} is up and that its SSH port is reachable from here`,
+    SshTimeout: `check that ${host} is up and that its SSH port is reachable from here`,
+  };
+  return [{ host, check: 'ssh', status: 'fail', message: `${error.type}: ${error.message}`, fix: fix[error.type] ?? 'fix the host and run again' }];
+}
+
+export function hostChecks(input: PrecheckInput, host: string, probe: HostProbe, vipHeldByOurKeepalived = false): CheckResult[] {
+  const out: CheckResult[] = [];
+  const add = (check: string, status: CheckResult['status'], message: string, fix?: string) => out.push({ host, check, status, message, ...(fix && { fix }) });
+  const f = probe.facts;
+  const isRegistry = input.registryHosts.includes(host);
+  const t = input.thresholds;
+  add('ssh', 'pass', 'login and sudo work');
+
+  if (f.os.family === 'unknown') add('os', 'fail', `${f.os.prettyName} is neither deb- nor rpm-compatible (ID=${f.os.id}, ID_LIKE=${f.os.idLike.join(' ') || '-'})`, 'use a Debian/Ubuntu or RHEL/CentOS-family host');
+  else add('os', 'pass', `${f.os.prettyName} (${f.os.family})`);
+  if (!f.arch) add('arch', 'fail', `architecture ${f.machine} is not supported`, 'use an amd64 or arm64 host');
+  else add('arch', 'pass', f.arch);
+
+  if (f.memoryMb < t.minMemoryMb) add('memory', 'warn', `${f.memoryMb} MB memory, below ${t.minMemoryMb} MB: the registry will be limited`, 'add memory (precheck.min_memory_mb sets the threshold)');
+  else add('memory', 'pass', `${f.memoryMb} MB`);
+  if (input.controlPlaneHosts.includes(host)) {
+    if (f.cpus < t.minControlPlaneCpus) add('cpu', 'fail', `${f.cpus} CPUs on a kube_control_plane host, at least ${t.minControlPlaneCpus} needed`, 'add CPUs (precheck.min_control_plane_cpus sets the threshold)');
+    else add('cpu', 'pass', `${f.cpus} CPUs`);
+  }
+
+  if (isRegistry && input.localDataDir) {
+    const fs = [...f.filesystems].filter((x) => input.localDataDir === x.mount || input.localDataDir!.startsWith(x.mount.endsWith('/') ? x.mount : `${x.mount}/`)).sort((a, b) => b.mount.length - a.mount.length)[0];
+    if (!fs) add('disk', 'warn', `no filesystem found for ${input.localDataDir}`);
+    else if (fs.freeMb < t.minDataDiskGb * 1024) add('disk', 'fail', `${(fs.freeMb / 1024).toFixed(1)} GB free on ${fs.mount} (holds ${input.localDataDir}), at least ${t.minDataDiskGb} GB needed`, `free space on ${fs.mount}, or point the data elsewhere (precheck.min_data_disk_gb sets the threshold)`);
+    else add('disk', 'pass', `${(fs.freeMb / 1024).toFixed(1)} GB free on ${fs.mount} for ${input.localDataDir}`);
+  }
+
+  if (isRegistry) {
+    const ours = f.services.harbor || f.services.dockerRegistry;
+    const taken = input.registryPorts.filter((p) => probe.listening.includes(p));
+    if (taken.length && !ours) {
+      add('ports', 'fail', `port${taken.length > 1 ? 's' : ''} ${taken.map((p) => `${p} (${probe.portHolders[p] ?? 'unknown process'})`).join(', ')} already in use`, `stop what listens there, or choose other ports (image_registry.https_port / http_port)`);
+    } else add('ports', 'pass', taken.length ? `${taken.join(', ')} held by the existing registry install` : `${input.registryPorts.join(', ')} free`);
+  }
+
+  const unreachable = Object.entries(probe.reach).filter(([, s]) => s === 'unreachable').map(([target]) => target);
+  if (unreachable.length) add('connectivity', 'fail', `cannot reach ${unreachable.join(', ')}`, 'open the network path (firewall, routes) between the inventory hosts');
+  else if (Object.keys(probe.reach).length) add('connectivity', 'pass', `reaches ${Object.keys(probe.reach).length} peer ports`);
+
+  if (Math.abs(probe.clockOffsetSeconds) > t.maxClockSkewSeconds) add('clock', 'fail', `clock is ${probe.clockOffsetSeconds.toFixed(0)} s off this machine's (limit ${t.maxClockSkewSeconds} s)`, 'synchronise clocks (chrony or systemd-timesyncd)');
+  else add('clock', 'pass', `${Math.round(probe.clockOffsetSeconds) || 0} s from this machine`);
+
+  if (isRegistry && input.haVip && input.registryHosts.length > 1) {
+    const iface = interfaceFor(f.interfaces, input.haVip);
+    if (!iface) add('vip', 'fail', `image_registry.ha_vip ${input.haVip} is in no subnet of this host (${f.interfaces.filter((i) => i.name !== 'lo').map((i) => `${i.name} ${i.cidrs.join(' ')}`).join('; ')})`, 'choose a free address in the registry hosts\' common subnet');
+    else if (probe.vip?.answered && !vipHeldByOurKeepalived) add('vip', 'fail', `${input.haVip} is already in use: something answers on it`, 'choose a free address for image_registry.ha_vip');
+    else add('vip', 'pass', `${input.haVip} on ${iface.name} (${iface.cidr})${probe.vip?.answered ? ', held by our keepalived' : ', free'}`);
+  }
+
+  if (isRegistry) {
+    const want = input.versions.docker;
+    const have = f.docker?.version;
+    add('existing', 'pass', `docker: ${!have ? `install ${want ?? ''}` : want && !have.startsWith(want) ? `update ${have} to ${want}` : `keep ${have}`}`);
+    const wantCompose = input.versions.docker_compose;
+    const haveCompose = f.dockerCompose?.version;
+    add('existing', 'pass', `docker-compose: ${!haveCompose ? `install ${wantCompose ?? ''}` : wantCompose && haveCompose !== wantCompose ? `update ${haveCompose} to ${wantCompose}` : `keep ${haveCompose}`}`);
+    if (f.services.harbor || f.services.dockerRegistry) {
+      const present = [f.services.harbor && 'harbor.service', f.services.dockerRegistry && 'docker-registry.service'].filter(Boolean).join(', ');
+      add('existing', 'pass', `${present} present: init will keep the data and apply changed settings`);
+    }
+  }
+  return out;
+}
+
+export function artifactChecks(statuses: ArtifactStatus[], errors: Record<string, string>): CheckResult[] {
+  const out: CheckResult[] = [];
+  for (const [what, error] of Object.entries(errors)) out.push({ host: null, check: 'artifact', status: 'fail', message: `${what}: ${error}` });
+  for (const s of statuses) {
+    const label = `${s.need.name} ${s.need.version} ${s.need.arch}`;
+    if (s.error) out.push({ host: null, check: 'artifact', status: 'fail', message: `${label}: ${s.error}` });
+    else if (s.sha256 && s.sha256.expected !== s.sha256.actual) {
+      out.push({ host: null, check: 'artifact', status: 'fail', message: `${label}: ${s.need.localPath} has sha256 ${s.sha256.actual}, its .sha256 file says ${s.sha256.expected}`, fix: 'download the file again' });
+    } else if (s.present) out.push({ host: null, check: 'artifact', status: 'pass', message: `${label}: ${s.need.localPath}${s.sha256 ? ' (sha256 verified)' : ''}` });
+    else if (s.need.url && s.reachableUrl) out.push({ host: null, check: 'artifact', status: 'pass', message: `${label}: will be downloaded from ${s.need.url}` });
+    else if (s.need.url) out.push({ host: null, check: 'artifact', status: 'fail', message: `${label}: ${s.need.url} cannot be downloaded, and ${s.need.localPath} does not exist`, fix: `put the file at ${s.need.localPath}, or --set ${s.need.overrideFlag}=<url or path>` });
+    else out.push({ host: null, check: 'artifact', status: 'fail', message: `${label}: missing: ${s.need.localPath}`, fix: `put the file there, or --set ${s.need.overrideFlag}=<url, absolute path or file name>` });
+  }
+  return out;
+}
+
+export function report(checks: CheckResult[]): PrecheckReport {
+  return { ok: !checks.some((c) => c.status === 'fail'), checks };
+}

@@ -1,0 +1,58 @@
+import { proxyActivities, startChild } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { ProbeSpec } from '../activities/precheck/probe';
+import { hostAddress, type HostTarget } from '../config/hosts';
+import { artifactChecks, configChecks, hostChecks, report, unreachableChecks } from '../precheck/evaluate';
+import type { CheckResult, HostProbe, PrecheckInput, PrecheckReport } from '../precheck/types';
+import { nodeWorkflowId } from './facts';
+import { rootCause } from './failures';
+
+/** Precheck reports an unreachable host after a few tries rather than waiting for it. */
+const precheckStep = proxyActivities<Activities>({
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
+});
+
+/** What a host probes: every other host's SSH port, registry hosts' registry ports, and the VIP. */
+function probeSpecFor(input: PrecheckInput, host: HostTarget): ProbeSpec {
+  const isRegistry = input.registryHosts.includes(host.name);
+  const peers = input.hosts
+    .filter((h) => h.name !== host.name && !(h.local && !h.internalIPv4))
+    .flatMap((h) => [
+      { address: hostAddress(h), port: h.port },
+      ...(input.registryHosts.includes(h.name) ? input.registryPorts.map((port) => ({ address: hostAddress(h), port })) : []),
+    ]);
+  const vip = isRegistry && input.haVip && input.registryHosts.length > 1 ? input.haVip : undefined;
+  return { peers, registryPorts: isRegistry ? input.registryPorts : [], vip };
+}
+
+/**
+ * `kk precheck image_registry`: the configuration's checks, then every host probed in parallel (one child workflow
+ * per host), then the artifacts for every arch found. Reads only: nothing on any host changes.
+ */
+export async function precheckWorkflow(input: PrecheckInput): Promise<PrecheckReport> {
+  const checks: CheckResult[] = configChecks(input);
+  const children = await Promise.all(
+    input.hosts.map((host) => startChild(hostProbeWorkflow, { workflowId: nodeWorkflowId(host.name), args: [host, probeSpecFor(input, host)] })),
+  );
+  const probes = await Promise.allSettled(children.map((c) => c.result()));
+  const ok = probes.map((p) => (p.status === 'fulfilled' ? p.value : undefined));
+  const vipHeldByOurKeepalived = ok.some((p) => p?.vip?.heldHere && p.vip.keepalivedHere);
+  probes.forEach((p, i) => {
+    const host = input.hosts[i]!.name;
+    checks.push(...(p.status === 'fulfilled' ? hostChecks(input, host, p.value, vipHeldByOurKeepalived) : unreachableChecks(host, rootCause(p.reason))));
+  });
+
+  // Artifacts for every arch among the registry hosts that answered (amd64 when none did, to still name the files).
+  const arches = [...new Set(ok.filter((p, i) => p && input.registryHosts.includes(input.hosts[i]!.name)).map((p) => p!.facts.arch).filter((a): a is 'amd64' | 'arm64' => a !== null))];
+  const wanted = arches.length ? arches : ['amd64'];
+  const statuses = await precheckStep.checkArtifacts(wanted.flatMap((a) => input.artifactsByArch[a] ?? []));
+  const errors = Object.fromEntries(Object.entries(input.artifactErrors).filter(([k]) => wanted.some((a) => k.endsWith(` ${a}`))));
+  checks.push(...artifactChecks(statuses, errors));
+  return report(checks);
+}
+
+export async function hostProbeWorkflow(host: HostTarget, spec: ProbeSpec): Promise<HostProbe> {
+  return precheckStep.probeHost(host, spec);
+}
