@@ -81,7 +81,7 @@ describe('lab', () => {
     assert.equal(await tcpOpen(labFile.vip, 22, 1500), false);
   });
 
-  it('the artifacts install and start in a node: docker from the static tarball, the registry image answers /v2/, docker-compose runs', async () => {
+  it('the artifacts install and start in a node: docker from the static tarball, the registry image answers /v2/, docker-compose runs, keepalived holds the VIP while its check passes', async () => {
     const node = labFile.nodes[2]!;
     const conn = await labSsh(node, knownHosts);
     const dockerTgz = artifact('docker');
@@ -111,6 +111,27 @@ describe('lab', () => {
     const compose = artifact('image-registry/docker-compose');
     await conn.upload(compose, '/usr/local/bin/docker-compose', { mode: 0o755 });
     assert.equal((await must(conn, 'docker-compose version --short')).trim(), '2.20.3');
+
+    // keepalived from its image, on the host network, takes the VIP and runs a curl health check.
+    await conn.upload(artifact('image-registry/keepalived'), '/tmp/keepalived.tgz');
+    assert.match(await must(conn, 'docker load -i /tmp/keepalived.tgz'), /Loaded image: osixia\/keepalived:2\.2\.7/);
+    const conf = `global_defs {\n  script_user root\n  enable_script_security\n}\nvrrp_script check {\n  script "/usr/bin/curl -fsS -o /dev/null http://127.0.0.1:5000/v2/"\n  interval 2\n  fall 2\n  rise 1\n}\nvrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 77\n  priority 100\n  advert_int 1\n  virtual_ipaddress {\n    ${labFile.vip}/24\n  }\n  track_script {\n    check\n  }\n}\n`;
+    await conn.exec(sh`mkdir -p /opt/kk-selftest && cat > /opt/kk-selftest/keepalived.conf`, { sudo: true, stdin: conf });
+    await must(conn, 'docker run -d --name lab-keepalived --restart always --network host --cap-add NET_ADMIN --cap-add NET_BROADCAST --cap-add NET_RAW -v /opt/kk-selftest/keepalived.conf:/etc/keepalived/keepalived.conf:ro osixia/keepalived:2.2.7');
+    let held = false;
+    for (let i = 0; i < 40 && !held; i++) {
+      held = (await conn.exec('ip -o addr show eth0')).stdout.includes(`${labFile.vip}/24`);
+      if (!held) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(held, `keepalived put ${labFile.vip} on eth0: ${(await conn.exec('docker logs lab-keepalived 2>&1 | tail -20')).stdout}`);
+    // The health check fails once the registry is gone, and keepalived gives the VIP up.
+    await must(conn, 'docker rm -f lab-registry');
+    for (let i = 0; i < 60 && held; i++) {
+      held = (await conn.exec('ip -o addr show eth0')).stdout.includes(`${labFile.vip}/24`);
+      if (held) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(!held, 'the VIP was released when the health check failed');
+    await must(conn, 'docker rm -f lab-keepalived');
     conn.close();
   });
 

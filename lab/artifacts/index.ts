@@ -3,6 +3,7 @@ import type { LabFile } from '../lab-file';
 import { ARTIFACT_CACHE } from './common';
 import { composeBinary } from './compose';
 import { dockerStaticTarball } from './docker-static';
+import { keepalivedImage } from './keepalived-image';
 import { registryImage } from './registry-image';
 
 /** Settings that fit the lab's small nodes: the precheck thresholds are lowered, everything else is as in production. */
@@ -14,7 +15,8 @@ export async function ensureArtifacts(): Promise<{ set: LabFile['set']; s3: LabF
   const docker = await dockerStaticTarball();
   const registry = await registryImage();
   const compose = await composeBinary();
-  const common = `docker_version=${docker.version},dockercompose_version=${compose.version},${SMALL_HOSTS}`;
+  const keepalived = await keepalivedImage();
+  const common = `docker_version=${docker.version},dockercompose_version=${compose.version},keepalived_version=${keepalived.version},${SMALL_HOSTS}`;
   return {
     set: {
       'docker-registry': `image_registry.type=docker-registry,docker_registry_version=${registry.version},${common}`,
