@@ -6,6 +6,7 @@ import { ensureNodeImage } from './node-image';
 import { ensureLabKey, ensureNetwork, ensureNode, existingNodes, passwordUserSecret, removeNode, waitNodeReady, type LabNode } from './nodes';
 import { containerName, LAB_JSON, NETWORK, nodeAddress } from './paths';
 import { log, runInherit } from './process';
+import { ensureS3 } from './s3';
 
 const USAGE = `npm run lab -- COMMAND
   up [--nodes N]                         bring up N nodes (default 3) and the artifacts; idempotent; writes .lab/lab.json
@@ -20,12 +21,13 @@ async function up(count: number): Promise<void> {
   await ensureDockerEngine();
   const [image, artifacts] = await Promise.all([ensureNodeImage(), ensureArtifacts()]);
   await ensureNetwork();
+  const s3 = await ensureS3();
   const { publicKey } = ensureLabKey();
   for (const extra of (await existingNodes()).filter((n) => Number(n.slice(4)) > count)) await removeNode(extra);
   const nodes: LabNode[] = [];
   for (let i = 1; i <= count; i++) nodes.push(await ensureNode(i, image));
   await Promise.all(nodes.map((n) => waitNodeReady(n, publicKey)));
-  writeLabFile(nodes, artifacts.set, artifacts.s3, passwordUserSecret());
+  writeLabFile(nodes, artifacts.set, s3, passwordUserSecret());
   log(`up: ${nodes.map((n) => `${n.name} ${n.address}`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s; see ${LAB_JSON}`);
 }
 

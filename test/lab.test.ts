@@ -13,6 +13,7 @@ import { sha256File } from '../activities/ssh/file-hash';
 import type { LabFile } from '../lab/lab-file';
 import { LAB_BINARY_DIR, PASSWORD_USER } from '../lab/paths';
 import { lab, labKnownHosts, labSsh, labUp } from './support/lab';
+import { s3Request } from './support/s3';
 
 /** The lab's self-test: nodes, SSH, the free VIP, every artifact loaded and started in a node's Docker, every fault. */
 let labFile: LabFile;
@@ -133,6 +134,19 @@ describe('lab', () => {
     assert.ok(!held, 'the VIP was released when the health check failed');
     await must(conn, 'docker rm -f lab-keepalived');
     conn.close();
+  });
+
+  it('the S3 store accepts a put and a get with the lab keys, and refuses a wrong key', async () => {
+    const s3 = labFile.s3!;
+    assert.match(s3.endpoint, /^http:\/\/172\.30\.99\.\d+:\d+$/);
+    const body = Buffer.from(`kk lab ${Date.now()}`);
+    const put = await s3Request(s3, 'PUT', 'selftest/object.txt', body);
+    assert.equal(put.status, 200, await put.text());
+    const get = await s3Request(s3, 'GET', 'selftest/object.txt');
+    assert.equal(get.status, 200);
+    assert.equal(Buffer.from(await get.arrayBuffer()).toString(), body.toString());
+    const denied = await s3Request({ ...s3, secretkey: 'wrong' }, 'GET', 'selftest/object.txt');
+    assert.equal(denied.status, 403);
   });
 
   it("docker-compose accepts the project's docker-compose.yml", async () => {

@@ -10,7 +10,7 @@ import { registryImage } from './registry-image';
 const SMALL_HOSTS = 'precheck.min_memory_mb=256,precheck.min_control_plane_cpus=1,precheck.min_data_disk_gb=1';
 
 /** Builds (once, cached by content) every artifact the lab offers and places them in its binary_dir. */
-export async function ensureArtifacts(): Promise<{ set: LabFile['set']; s3: LabFile['s3'] }> {
+export async function ensureArtifacts(): Promise<{ set: LabFile['set'] }> {
   fs.mkdirSync(ARTIFACT_CACHE, { recursive: true });
   const docker = await dockerStaticTarball();
   const registry = await registryImage();
@@ -22,6 +22,5 @@ export async function ensureArtifacts(): Promise<{ set: LabFile['set']; s3: LabF
       'docker-registry': `image_registry.type=docker-registry,docker_registry_version=${registry.version},${common}`,
       harbor: '',
     },
-    s3: null,
   };
 }
