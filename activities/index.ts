@@ -1,5 +1,12 @@
 import type { HostTarget } from '../config/hosts';
 import type { ArtifactNeed, ArtifactStatus, HostProbe } from '../precheck/types';
+import type { KeepalivedSettings } from '../registry/render';
+import type { RegistryNodeInput } from '../registry/types';
+import { installCompose, installDocker } from './install/docker';
+import { deployKeepalived, holdsVip } from './install/keepalived';
+import { deployRegistry, trustCa, waitRegistryHealthy } from './install/registry';
+import { pullProbe, pushProbe } from './install/verify';
+import type { HostSession } from './ssh/session';
 import { FACTS_SCRIPT, parseFacts } from './facts/gather';
 import { checkArtifactFiles } from './precheck/artifacts';
 import { parseProbe, probeScript, type ProbeSpec } from './precheck/probe';
@@ -28,7 +35,72 @@ export function createActivities({ pool }: ActivityDeps) {
     }
   }
 
+  /**
+   * Runs a step on a host with heartbeats carrying its progress; a connection that broke or timed out is dropped so
+   * the retry reconnects.
+   */
+  function onHost<T>(host: HostTarget, step: (session: HostSession, progress: (offset: number, total: number) => void, signal: AbortSignal) => Promise<T>): Promise<T> {
+    let progress: { offset: number; total: number } | undefined;
+    return withHeartbeat(
+      async (signal) => {
+        const session = await pool.get(host);
+        try {
+          return await step(session, (offset, total) => (progress = { offset, total }), signal);
+        } catch (err) {
+          if (isHostFailure(err) && !err.nonRetryable) pool.evict(host);
+          throw err;
+        }
+      },
+      () => progress,
+    );
+  }
+
+  const artifactsFor = (input: RegistryNodeInput, arch: string) => {
+    const a = input.artifacts[arch];
+    if (!a) throw hostFailure('InvalidInput', `${input.host.name}: no artifacts for arch ${arch}`);
+    return a;
+  };
+
   return {
+    async installDocker(input: RegistryNodeInput, arch: string): Promise<string> {
+      return onHost(input.host, (s, p, signal) => installDocker(s, artifactsFor(input, arch).docker, input.versions.docker, p, signal));
+    },
+
+    async installCompose(input: RegistryNodeInput, arch: string): Promise<string> {
+      return onHost(input.host, (s, p, signal) => installCompose(s, artifactsFor(input, arch).compose, input.versions.compose, p, signal));
+    },
+
+    async trustRegistryCa(input: RegistryNodeInput): Promise<string> {
+      return onHost(input.host, (s) => trustCa(s, input.trustNames, input.pki.caCert));
+    },
+
+    async deployRegistry(input: RegistryNodeInput, arch: string): Promise<Record<string, string>> {
+      return onHost(input.host, (s, p, signal) => deployRegistry(s, input, artifactsFor(input, arch).registryImage, p, signal));
+    },
+
+    async waitRegistryHealthy(input: RegistryNodeInput): Promise<string> {
+      return onHost(input.host, (s, _p, signal) => waitRegistryHealthy(s, input, signal));
+    },
+
+    async deployKeepalived(host: HostTarget, settings: KeepalivedSettings, caCert: string, imageTarball: string): Promise<Record<string, string>> {
+      return onHost(host, (s, p, signal) => deployKeepalived(s, settings, caCert, imageTarball, p, signal));
+    },
+
+    /** Which of the hosts holds the VIP; retried (as a failure) until exactly one does. */
+    async vipHolder(hosts: HostTarget[], vip: string): Promise<string> {
+      const holders = (await Promise.all(hosts.map(async (h) => ((await onHost(h, (s) => holdsVip(s, vip))) ? h.name : undefined)))).filter(Boolean);
+      if (holders.length !== 1) throw hostFailure('SshTimeout', `${vip} is held by ${holders.length ? holders.join(', ') : 'no registry host'} (exactly one expected)`);
+      return holders[0]!;
+    },
+
+    async pushProbe(host: HostTarget, endpoint: string): Promise<string> {
+      return onHost(host, (s, _p, signal) => pushProbe(s, endpoint, signal));
+    },
+
+    async pullProbe(host: HostTarget, image: string): Promise<void> {
+      return onHost(host, (s, _p, signal) => pullProbe(s, image, signal));
+    },
+
     /** Reads what a host is: OS, arch, resources, interfaces, docker, existing registry units, clock. */
     async gatherFacts(host: HostTarget): Promise<HostFacts> {
       return withHeartbeat(async (signal) => parseFacts(await runScript(host, FACTS_SCRIPT, '@@end', 'facts script', signal)));

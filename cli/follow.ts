@@ -3,7 +3,9 @@ import { TASK_QUEUE } from '../runtime/data-converter';
 import type { KkContext } from './context';
 import { uiLink } from './context';
 import { startProgressDisplay } from './progress';
-import { summarize } from './summaries';
+import { precheckSummary, summarize } from './summaries';
+import type { PrecheckReport } from '../precheck/types';
+import { ApplicationFailure } from '@temporalio/common';
 
 /** Kept in each run's memo (encrypted like every payload): what `kk status` and `kk resume` need to show it. */
 export interface RunMemo {
@@ -57,6 +59,12 @@ export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMe
   } catch (err) {
     await progress?.stop();
     if (err instanceof WorkflowFailedError) {
+      // A failed precheck stopped the run before any change: show its table.
+      if (err.cause instanceof ApplicationFailure && err.cause.type === 'PrecheckFailed' && err.cause.details?.[0]) {
+        precheckSummary(err.cause.details[0] as PrecheckReport, output);
+        process.stderr.write(`run ${handle.workflowId}: precheck failed; nothing was changed on any host\n`);
+        return 1;
+      }
       const chain: string[] = [];
       for (let e: Error | undefined = err.cause; e; e = (e as { cause?: Error }).cause) chain.push(e.message);
       process.stderr.write(`run ${handle.workflowId} failed: ${chain.join(': ') || err.message}\n`);

@@ -4,6 +4,7 @@ import { parseArgs, type GlobalOptions } from './args';
 import { configCommand } from './commands/config';
 import { factsCommand } from './commands/facts';
 import { precheckCommand } from './commands/precheck';
+import { initRegistryCommand } from './commands/init-registry';
 import { resumeCommand, runsCommand, statusCommand } from './commands/runs';
 import { serverCommand } from './commands/server';
 import { workerCommand } from './commands/worker';
@@ -22,7 +23,7 @@ Commands:
   server [start|stop]        run the work dir's Temporal dev server and web UI (foreground, or start/stop in background)
   worker                     run a worker for kk's task queue (with TEMPORAL_ADDRESS: one per machine, any number)
   precheck image_registry    check everything an install depends on (reads only; exit 1 when a check fails)
-  init registry              (not available in this build yet)
+  init registry              install the registry (image_registry.type=docker-registry; Harbor: not in this build yet)
   create cluster             (not available in this build yet)
   delete registry            (not available in this build yet)
 
@@ -34,7 +35,7 @@ Exit codes: 0 done, 1 a run or check failed, 2 invalid input.
 `;
 
 const COMMAND_FLAGS = new Set<string>();
-const NOT_YET = new Set(['init registry', 'create cluster', 'delete registry']);
+const NOT_YET = new Set(['create cluster', 'delete registry']);
 
 async function main(argv: string[]): Promise<number> {
   const { words, options } = parseArgs(argv, COMMAND_FLAGS);
@@ -73,6 +74,11 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] !== 'image_registry') throw new ConfigError([`kk precheck: only "image_registry" is supported, not "${rest.join(' ')}"`]);
       const config = load();
       return withContext((ctx) => precheckCommand(ctx, config, options.output));
+    }
+    case 'init': {
+      if (rest[0] !== 'registry') throw new ConfigError([`kk init: only "registry" is supported, not "${rest.join(' ')}"`]);
+      const config = load();
+      return withContext((ctx) => initRegistryCommand(ctx, config, options.output));
     }
     case 'runs':
       return withContext((ctx) => runsCommand(ctx, options.output));

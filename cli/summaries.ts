@@ -1,4 +1,5 @@
 import type { PrecheckReport } from '../precheck/types';
+import type { InitRegistryReport } from '../registry/types';
 import type { FactsReport } from '../workflows/facts';
 
 /** How each kind of run reports its result; returns the exit code. */
@@ -8,6 +9,8 @@ export function summarize(workflowType: string, result: unknown, output: 'text' 
       return factsSummary(result as FactsReport, output);
     case 'precheckWorkflow':
       return precheckSummary(result as PrecheckReport, output);
+    case 'initRegistryWorkflow':
+      return initRegistrySummary(result as InitRegistryReport, output);
     default:
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return 0;
@@ -41,7 +44,7 @@ function factsSummary(report: FactsReport, output: 'text' | 'json'): number {
 const MARK = { pass: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
 
 /** A table grouped by host (configuration-wide checks first), with a fix under each failure and warning. */
-function precheckSummary(report: PrecheckReport, output: 'text' | 'json'): number {
+export function precheckSummary(report: PrecheckReport, output: 'text' | 'json'): number {
   if (output === 'json') {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return report.ok ? 0 : 1;
@@ -62,4 +65,22 @@ function precheckSummary(report: PrecheckReport, output: 'text' | 'json'): numbe
   const warned = report.checks.filter((c) => c.status === 'warn').length;
   process.stdout.write(`\n${failed ? `precheck FAILED: ${failed} failed` : 'precheck passed'}${warned ? `, ${warned} warning${warned > 1 ? 's' : ''}` : ''}\n`);
   return report.ok ? 0 : 1;
+}
+
+function initRegistrySummary(report: InitRegistryReport, output: 'text' | 'json'): number {
+  if (output === 'json') {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return 0;
+  }
+  for (const node of report.nodes) {
+    process.stdout.write(`${node.host} (${node.arch})\n`);
+    for (const [step, what] of Object.entries(node.steps)) process.stdout.write(`  ${step.padEnd(18)} ${what}\n`);
+  }
+  if (report.ha) {
+    process.stdout.write(`keepalived: VIP held by ${report.ha.vipHolder}\n`);
+    for (const [host, steps] of Object.entries(report.ha.steps)) process.stdout.write(`  ${host.padEnd(18)} ${Object.entries(steps).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  }
+  process.stdout.write(`verified: pushed ${report.verification.image} from ${report.verification.pushedFrom}, pulled on ${report.verification.pulledOn.join(', ')}\n`);
+  process.stdout.write(`registry ready at ${report.endpoint}\n`);
+  return 0;
 }

@@ -1,0 +1,85 @@
+import { describeHost } from '../../config/hosts';
+import { composeUnit, registryCompose, registryLayout } from '../../registry/render';
+import type { RegistryNodeInput } from '../../registry/types';
+import { hostFailure } from '../ssh/errors';
+import { command, sh } from '../ssh/quote';
+import type { HostSession } from '../ssh/session';
+import { ensureImage, mustRun, putFile } from './remote';
+
+export const REGISTRY_UNIT = 'docker-registry.service';
+
+/** Every name clients use for the registry trusts the CA: /etc/docker/certs.d/<name>/ca.crt (Docker reads it per request). */
+export async function trustCa(session: HostSession, names: string[], caCert: string): Promise<string> {
+  let changed = false;
+  for (const name of names) changed = (await putFile(session, `/etc/docker/certs.d/${name}/ca.crt`, caCert)) || changed;
+  return changed ? 'updated' : 'skipped';
+}
+
+/**
+ * The registry on one node: image loaded, config, certificates, compose file and unit in place, data directory
+ * bind-mounted (NFS-mounted when configured). The service is restarted only when one of its inputs changed.
+ */
+export async function deployRegistry(session: HostSession, input: RegistryNodeInput, imageTarball: string, onProgress: (o: number, t: number) => void, signal: AbortSignal): Promise<Record<string, string>> {
+  const layout = registryLayout(input.versions.registry);
+  const steps: Record<string, string> = {};
+  const image = await ensureImage(session, imageTarball, layout.imageTarball, `registry:${layout.version}`, onProgress, signal);
+  steps.image = image.loaded ? 'loaded' : 'skipped';
+
+  if (input.hostDataDir) {
+    await mustRun(session, command('mkdir', '-p', input.hostDataDir), `creating ${input.hostDataDir}`);
+    if (input.nfs) steps.nfs = await mountNfs(session, input.nfs, input.hostDataDir);
+  }
+  const changed = [
+    await putFile(session, layout.config, input.registryConfig, 0o600),
+    await putFile(session, `${layout.ssl}/server.crt`, input.pki.serverCert),
+    await putFile(session, `${layout.ssl}/server.key`, input.pki.serverKey, 0o600),
+    await putFile(session, `${layout.ssl}/ca.crt`, input.pki.caCert),
+    input.gcsKeyfile ? await putFile(session, input.gcsKeyfile.path, input.gcsKeyfile.content, 0o600) : false,
+    await putFile(session, layout.compose, registryCompose(layout, input.port, input.hostDataDir, input.gcsKeyfile?.path)),
+  ].some(Boolean);
+  const unitChanged = await putFile(session, `/etc/systemd/system/${REGISTRY_UNIT}`, composeUnit('docker registry (installed by kk)', 'docker-registry', layout.compose));
+  steps.config = changed || unitChanged ? 'updated' : 'skipped';
+  if (unitChanged) await mustRun(session, 'systemctl daemon-reload', 'systemctl daemon-reload');
+  const active = (await session.exec(command('systemctl', 'is-active', REGISTRY_UNIT), { sudo: true, timeoutMs: 30_000 })).stdout.trim() === 'active';
+  if (changed || unitChanged || image.loaded || !active) {
+    await mustRun(session, `systemctl enable ${REGISTRY_UNIT} && systemctl restart ${REGISTRY_UNIT}`, 'starting the registry', { timeoutMs: 180_000, signal });
+    steps.service = active ? 'restarted' : 'started';
+  } else steps.service = 'skipped';
+  return steps;
+}
+
+/** NFS-backed data: the export mounted on the data directory and kept in /etc/fstab (one managed line). */
+export function nfsCommands(nfs: { server: string; export: string }, dir: string): { mount: string; fstab: string } {
+  const source = `${nfs.server}:${nfs.export}`;
+  const line = `${source} ${dir} nfs defaults,_netdev 0 0 # kk docker-registry`;
+  return {
+    mount: sh`mountpoint -q ${dir} || mount -t nfs ${source} ${dir}`,
+    fstab: sh`grep -v ' # kk docker-registry$' /etc/fstab > /etc/fstab.kktmp; printf '%s\\n' ${line} >> /etc/fstab.kktmp && mv -f /etc/fstab.kktmp /etc/fstab`,
+  };
+}
+
+async function mountNfs(session: HostSession, nfs: { server: string; export: string }, dir: string): Promise<string> {
+  const c = nfsCommands(nfs, dir);
+  const already = (await session.exec(sh`mountpoint -q ${dir}`, { sudo: true })).code === 0;
+  await mustRun(session, c.mount, `mounting ${nfs.server}:${nfs.export} on ${dir}`);
+  await mustRun(session, c.fstab, 'updating /etc/fstab');
+  return already ? 'skipped' : 'mounted';
+}
+
+/** Health gate: GET /v2/ over TLS verified with the CA (never -k), until it answers or the time is up. */
+export async function waitRegistryHealthy(session: HostSession, input: RegistryNodeInput, signal: AbortSignal, timeoutMs = 120_000): Promise<string> {
+  const layout = registryLayout(input.versions.registry);
+  const scheme = input.plainHttp ? 'http' : 'https';
+  const host = input.address.includes(':') ? `[${input.address}]` : input.address;
+  const url = `${scheme}://${host}:${input.port}/v2/`;
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const r = await session.exec(sh`curl -sS --max-time 5 --cacert ${`${layout.ssl}/ca.crt`} -o /dev/null -w '%{http_code}' ${url}`, { sudo: true, timeoutMs: 15_000, signal });
+    last = r.stdout.trim() || r.stderr.trim();
+    if (last === '200' || last === '401') return 'healthy';
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  const logs = (await session.exec(`docker logs --tail 5 docker-registry 2>&1`, { sudo: true, timeoutMs: 15_000 })).stdout.trim();
+  throw hostFailure('SshTimeout', `${describeHost(session.target)}: registry at ${url} not healthy after ${timeoutMs / 1000}s; last answer: ${last || 'none'}; container log: ${logs}`);
+}

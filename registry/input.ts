@@ -1,0 +1,95 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import * as fs from 'node:fs';
+import { resolveArtifact } from '../config/artifacts';
+import { registryEndpoint } from '../config/derived';
+import { ConfigError } from '../config/errors';
+import { hostAddress } from '../config/hosts';
+import { groupHosts, type ResolvedConfig } from '../config/load';
+import { readOrCreateSecret } from '../config/secrets';
+import { ARCHES } from '../config/types';
+import type { ArtifactName } from '../config/variables';
+import { ensureRegistryPki } from '../pki';
+import { precheckInput } from '../precheck/input';
+import { registryConfig, storageDriver } from './render';
+import type { ArchArtifacts, InitRegistryInput, RegistryNodeInput } from './types';
+
+function withPort(host: string, port: number, defaultPort: number): string {
+  const h = host.includes(':') ? `[${host}]` : host;
+  return port === defaultPort ? h : `${h}:${port}`;
+}
+
+/** The artifacts of one arch, when all of them resolve (precheck reports the ones that do not). */
+function archArtifacts(config: ResolvedConfig, withKeepalived: boolean): Record<string, ArchArtifacts> {
+  const out: Record<string, ArchArtifacts> = {};
+  for (const arch of ARCHES) {
+    const path = (name: ArtifactName) => {
+      const r = resolveArtifact(name, arch, config.vars);
+      return 'error' in r ? undefined : r.localPath;
+    };
+    const [docker, compose, registryImage] = [path('docker'), path('docker_compose'), path('docker_registry')];
+    const keepalivedImage = withKeepalived ? path('keepalived') : undefined;
+    if (docker && compose && registryImage && (!withKeepalived || keepalivedImage)) out[arch] = { docker, compose, registryImage, keepalivedImage };
+  }
+  return out;
+}
+
+/**
+ * Everything `kk init registry` needs, from the resolved configuration: precheck's input, the PKI (made or reused in
+ * <work_dir>/pki), the rendered registry config with a shared http.secret, and per-install VRRP settings.
+ */
+export async function initRegistryInput(config: ResolvedConfig): Promise<InitRegistryInput> {
+  const vars = config.vars;
+  const reg = vars.image_registry;
+  if (reg.type === 'harbor') {
+    throw new ConfigError(['image_registry.type: installing Harbor is not available in this build yet; use --set image_registry.type=docker-registry']);
+  }
+  const hosts = groupHosts(config, 'image_registry');
+  if (!hosts.length) throw new ConfigError(['spec.groups.image_registry: no hosts: list the registry hosts there (nothing would be installed)']);
+  const endpoint = registryEndpoint(vars, hosts);
+  const port = endpoint.plainHttp ? endpoint.httpPort : endpoint.httpsPort;
+  const defaultPort = endpoint.plainHttp ? 80 : 443;
+  const ha = reg.ha_vip && hosts.length > 1 ? reg.ha_vip : undefined;
+
+  // Every name and address a client may use: the endpoint, the VIP, each registry host's name and addresses, loopback.
+  const sans = ['localhost', '127.0.0.1', endpoint.host ?? '', reg.ha_vip ?? '', ...hosts.flatMap((h) => [h.name, h.address, h.internalIPv4 ?? '', h.internalIPv6 ?? ''])];
+  const pki = await ensureRegistryPki(vars.work_dir, sans.filter(Boolean));
+  const httpSecret = readOrCreateSecret(vars.work_dir, 'docker_registry_http_secret', () => randomBytes(24).toString('base64url')).value;
+  const driver = storageDriver(vars);
+  const fsStorage = reg.docker_registry.storage.filesystem;
+  const nfsHost = groupHosts(config, 'nfs')[0];
+  const gcsKeyfile = driver === 'gcs' && reg.docker_registry.storage.gcs?.keyfile ? reg.docker_registry.storage.gcs.keyfile : undefined;
+  if (gcsKeyfile && !fs.existsSync(gcsKeyfile)) throw new ConfigError([`image_registry.docker_registry.storage.gcs.keyfile: ${gcsKeyfile} does not exist on this machine`]);
+
+  const trustNames = [...new Set([endpoint.address!, ...hosts.map((h) => withPort(hostAddress(h), port, defaultPort))])];
+  const artifacts = archArtifacts(config, Boolean(ha));
+  const nodes: RegistryNodeInput[] = hosts.map((host) => ({
+    host,
+    versions: { docker: vars.cri.docker_version ?? '', compose: reg.dockercompose_version ?? '', registry: reg.docker_registry_version ?? '' },
+    artifacts,
+    registryConfig: registryConfig(vars, httpSecret),
+    port,
+    plainHttp: endpoint.plainHttp,
+    hostDataDir: driver === 'filesystem' ? fsStorage.rootdir : undefined,
+    nfs: driver === 'filesystem' && fsStorage.nfs_mount && nfsHost ? { server: hostAddress(nfsHost), export: fsStorage.nfs_mount } : undefined,
+    gcsKeyfile: gcsKeyfile ? { path: gcsKeyfile, content: fs.readFileSync(gcsKeyfile, 'utf8') } : undefined,
+    pki: { caCert: pki.caCert, serverCert: pki.serverCert, serverKey: pki.serverKey },
+    trustNames,
+    address: hostAddress(host),
+    vip: ha,
+  }));
+  return {
+    precheck: precheckInput(config),
+    nodes,
+    endpoint: endpoint.address!,
+    ha: ha
+      ? {
+          vip: ha,
+          keepalivedVersion: reg.keepalived_version ?? '',
+          virtualRouterId: reg.keepalived.virtual_router_id ?? Number(readOrCreateSecret(vars.work_dir, 'keepalived_virtual_router_id', () => String(randomInt(1, 256))).value),
+          // keepalived reads at most 8 characters of a PASS password.
+          authPass: readOrCreateSecret(vars.work_dir, 'keepalived_auth_pass', () => randomBytes(6).toString('base64url')).value,
+          members: hosts.map((h) => ({ name: h.name, address: hostAddress(h) })),
+        }
+      : undefined,
+  };
+}

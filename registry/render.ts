@@ -1,0 +1,168 @@
+import { stringify } from 'yaml';
+import type { Variables } from '../config/variables';
+
+/**
+ * What the docker registry's hosts run, rendered from settings: the registry's config.yml for the storage driver in
+ * use, its compose file and systemd unit, and keepalived's. Pure text, so tests read exactly what hosts get.
+ */
+
+export const REGISTRY_DIR = '/opt/docker-registry';
+/** Inside the container, as in the official image. */
+const CONTAINER_DATA = '/var/lib/registry';
+const CONTAINER_SSL = '/etc/docker/registry/ssl';
+
+export interface RegistryLayout {
+  version: string;
+  dir: string;
+  config: string;
+  compose: string;
+  ssl: string;
+  imageTarball: string;
+}
+
+export function registryLayout(version: string): RegistryLayout {
+  const dir = `${REGISTRY_DIR}/${version}`;
+  return { version, dir, config: `${dir}/config.yml`, compose: `${dir}/docker-compose.yml`, ssl: `${dir}/ssl`, imageTarball: `${dir}/docker-registry-${version}.tgz` };
+}
+
+export type StorageDriver = 'filesystem' | 's3' | 'azure' | 'gcs';
+
+export function storageDriver(vars: Variables): StorageDriver {
+  const s = vars.image_registry.docker_registry.storage;
+  return s.s3 ? 's3' : s.azure ? 'azure' : s.gcs ? 'gcs' : 'filesystem';
+}
+
+/** The registry's config.yml: the same on every node (one http.secret), TLS unless plain_http. */
+export function registryConfig(vars: Variables, httpSecret: string): string {
+  const s = vars.image_registry.docker_registry.storage;
+  const driver = storageDriver(vars);
+  const clean = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  const storage: Record<string, unknown> = { cache: { blobdescriptor: 'inmemory' }, delete: { enabled: true } };
+  if (driver === 'filesystem') storage.filesystem = { rootdirectory: CONTAINER_DATA };
+  if (driver === 's3') storage.s3 = clean({ ...s.s3, secure: s.s3!.secure ?? !/^http:\/\//.test(s.s3!.regionendpoint ?? 'https://'), v4auth: s.s3!.v4auth ?? true });
+  if (driver === 'azure') storage.azure = clean({ ...s.azure });
+  if (driver === 'gcs') storage.gcs = clean({ ...s.gcs });
+  const http: Record<string, unknown> = { addr: ':5000', secret: httpSecret, headers: { 'X-Content-Type-Options': ['nosniff'] } };
+  if (!vars.image_registry.auth.plain_http) http.tls = { certificate: `${CONTAINER_SSL}/server.crt`, key: `${CONTAINER_SSL}/server.key` };
+  return stringify({
+    version: 0.1,
+    log: { fields: { service: 'registry' } },
+    storage,
+    http,
+    health: { storagedriver: { enabled: true, interval: '10s', threshold: 3 } },
+  });
+}
+
+/** Registry data is bind-mounted from the host, so it survives re-created containers and `docker-compose down`. */
+export function registryCompose(layout: RegistryLayout, port: number, hostDataDir: string | undefined, gcsKeyfile?: string): string {
+  const volumes = [`${layout.config}:/etc/docker/registry/config.yml:ro`, `${layout.ssl}:${CONTAINER_SSL}:ro`];
+  if (hostDataDir) volumes.push(`${hostDataDir}:${CONTAINER_DATA}`);
+  if (gcsKeyfile) volumes.push(`${gcsKeyfile}:${gcsKeyfile}:ro`);
+  return stringify({
+    services: {
+      registry: {
+        image: `registry:${layout.version}`,
+        container_name: 'docker-registry',
+        restart: 'always',
+        ports: [`${port}:5000`],
+        volumes,
+      },
+    },
+  });
+}
+
+export function composeUnit(description: string, project: string, composeFile: string): string {
+  return `[Unit]
+Description=${description}
+After=docker.service
+Requires=docker.service
+
+[Service]
+Type=simple
+ExecStart=/usr/local/bin/docker-compose -p ${project} -f ${composeFile} up
+ExecStop=/usr/local/bin/docker-compose -p ${project} -f ${composeFile} stop
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+export const KEEPALIVED_DIR = '/opt/keepalived';
+
+export interface KeepalivedPeer {
+  name: string;
+  address: string;
+}
+
+export interface KeepalivedSettings {
+  version: string;
+  vip: string;
+  /** Prefix length of the VIP's subnet on this host's interface. */
+  prefix: number;
+  interface: string;
+  self: KeepalivedPeer;
+  peers: KeepalivedPeer[];
+  /** Distinct per host: the first registry host is preferred. */
+  priority: number;
+  virtualRouterId: number;
+  authPass: string;
+  /** Health of this node's registry, checked over TLS with the CA (not a bare TCP port). */
+  healthUrl: string;
+}
+
+/** Unicast VRRP (works where multicast is blocked), distinct priorities, per-install router id and password. */
+export function keepalivedConf(k: KeepalivedSettings): string {
+  return `global_defs {
+  router_id kk_${k.self.name.replace(/[^A-Za-z0-9_]/g, '_')}
+  script_user root
+  enable_script_security
+}
+
+vrrp_script registry_health {
+  script "/usr/bin/curl -fsS --max-time 3 --cacert /etc/keepalived/ca.crt -o /dev/null ${k.healthUrl}"
+  interval 2
+  timeout 4
+  fall 2
+  rise 2
+}
+
+vrrp_instance kk_registry {
+  state BACKUP
+  interface ${k.interface}
+  virtual_router_id ${k.virtualRouterId}
+  priority ${k.priority}
+  advert_int 1
+  authentication {
+    auth_type PASS
+    auth_pass ${k.authPass}
+  }
+  unicast_src_ip ${k.self.address}
+  unicast_peer {
+${k.peers.map((p) => `    ${p.address}`).join('\n')}
+  }
+  virtual_ipaddress {
+    ${k.vip}/${k.prefix} dev ${k.interface}
+  }
+  track_script {
+    registry_health
+  }
+}
+`;
+}
+
+export function keepalivedCompose(version: string, dir: string): string {
+  return stringify({
+    services: {
+      keepalived: {
+        image: `osixia/keepalived:${version}`,
+        container_name: 'kk-keepalived',
+        restart: 'always',
+        network_mode: 'host',
+        cap_add: ['NET_ADMIN', 'NET_BROADCAST', 'NET_RAW'],
+        volumes: [`${dir}/keepalived.conf:/etc/keepalived/keepalived.conf:ro`, `${dir}/ca.crt:/etc/keepalived/ca.crt:ro`],
+      },
+    },
+  });
+}

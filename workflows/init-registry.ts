@@ -1,0 +1,96 @@
+import { ApplicationFailure, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { interfaceFor } from '../precheck/cidr';
+import type { InitRegistryInput, InitRegistryReport, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
+import { nodeWorkflowId } from './facts';
+import { precheckWorkflow } from './precheck';
+import { probe } from './proxies';
+
+/** Install steps: long (uploads, image loads), heartbeating, retried with backoff when the cause may pass. */
+const install = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
+/** Waiting for keepalived to elect a holder: a poll, retried every few seconds for up to about a minute. */
+const poll = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 1, maximumAttempts: 30 },
+});
+
+/**
+ * `kk init registry` (docker-registry): precheck → one child workflow per registry host → HA assembly (keepalived
+ * behind the VIP) → a push through the endpoint and a pull on every node.
+ */
+export async function initRegistryWorkflow(input: InitRegistryInput): Promise<InitRegistryReport> {
+  const runId = workflowInfo().workflowId;
+  const precheck = await executeChild(precheckWorkflow, { workflowId: `${runId}/precheck`, args: [input.precheck] });
+  if (!precheck.ok) {
+    const failed = precheck.checks.filter((c) => c.status === 'fail');
+    throw ApplicationFailure.create({
+      type: 'PrecheckFailed',
+      message: `precheck failed, nothing was changed: ${failed.map((c) => `${c.host ?? 'config'} ${c.check}: ${c.message}`).join('; ')}`,
+      nonRetryable: true,
+      details: [precheck],
+    });
+  }
+
+  const nodes = await Promise.all(input.nodes.map((node) => executeChild(registryNodeWorkflow, { workflowId: nodeWorkflowId(node.host.name), args: [node] })));
+
+  let ha: InitRegistryReport['ha'];
+  if (input.ha) {
+    const ha_ = input.ha;
+    const steps: Record<string, Record<string, string>> = {};
+    await Promise.all(
+      input.nodes.map(async (node, i) => {
+        const result = nodes[i]!;
+        const self = ha_.members.find((m) => m.name === node.host.name)!;
+        const scheme = node.plainHttp ? 'http' : 'https';
+        steps[node.host.name] = await install.deployKeepalived(
+          node.host,
+          {
+            version: ha_.keepalivedVersion,
+            vip: ha_.vip,
+            prefix: result.vipInterface!.prefix,
+            interface: result.vipInterface!.name,
+            self,
+            peers: ha_.members.filter((m) => m.name !== self.name),
+            priority: 150 - 10 * ha_.members.indexOf(self),
+            virtualRouterId: ha_.virtualRouterId,
+            authPass: ha_.authPass,
+            healthUrl: `${scheme}://127.0.0.1:${node.port}/v2/`,
+          },
+          node.pki.caCert,
+          node.artifacts[result.arch]!.keepalivedImage!,
+        );
+      }),
+    );
+    ha = { vipHolder: await poll.vipHolder(input.nodes.map((n) => n.host), ha_.vip), steps };
+  }
+
+  const image = await install.pushProbe(input.nodes[0]!.host, input.endpoint);
+  await Promise.all(input.nodes.map((n) => install.pullProbe(n.host, image)));
+  return { endpoint: input.endpoint, precheck, nodes, ha, verification: { image, pushedFrom: input.nodes[0]!.host.name, pulledOn: input.nodes.map((n) => n.host.name) } };
+}
+
+/** One registry host: docker, docker-compose, CA trust, the registry itself, then its health gate. */
+export async function registryNodeWorkflow(input: RegistryNodeInput): Promise<RegistryNodeResult> {
+  const facts = await probe.gatherFacts(input.host);
+  if (!facts.arch) throw ApplicationFailure.nonRetryable(`${input.host.name}: unsupported architecture ${facts.machine}`, 'InvalidInput');
+  const arch = facts.arch;
+  const steps: Record<string, string> = {};
+  steps.docker = await install.installDocker(input, arch);
+  steps.compose = await install.installCompose(input, arch);
+  steps.trust = await install.trustRegistryCa(input);
+  for (const [k, v] of Object.entries(await install.deployRegistry(input, arch))) steps[`registry.${k}`] = v;
+  steps.health = await install.waitRegistryHealthy(input);
+  let vipInterface: RegistryNodeResult['vipInterface'];
+  if (input.vip) {
+    const found = interfaceFor(facts.interfaces, input.vip);
+    if (!found) throw ApplicationFailure.nonRetryable(`${input.host.name}: no interface's subnet holds ${input.vip}`, 'InvalidInput');
+    vipInterface = { name: found.name, prefix: Number(found.cidr.split('/')[1]) };
+  }
+  return { host: input.host.name, arch, steps, vipInterface };
+}
