@@ -13,6 +13,8 @@ export async function run(file: string, args: readonly string[], options: SpawnO
       if (code === 0) resolve(stdout);
       else reject(new Error(`${file} ${args.join(' ')} exited ${code}: ${stderr.trim().split('\n').slice(-5).join('\n')}`));
     });
+    // A program may exit without reading its input; that is its exit code's business, not an error here.
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(options.input ?? '');
   });
 }

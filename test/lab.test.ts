@@ -12,7 +12,7 @@ import { sh } from '../activities/ssh/quote';
 import { sha256File } from '../activities/ssh/file-hash';
 import type { LabFile } from '../lab/lab-file';
 import { LAB_BINARY_DIR, PASSWORD_USER } from '../lab/paths';
-import { lab, labKnownHosts, labSsh, labUp } from './support/lab';
+import { lab, labKnownHosts, labSsh, labUp, labVersion } from './support/lab';
 import { s3Request } from './support/s3';
 
 /** The lab's self-test: nodes, SSH, the free VIP, every artifact loaded and started in a node's Docker, every fault. */
@@ -95,17 +95,18 @@ describe('lab', () => {
     await must(conn, 'systemctl daemon-reload && systemctl enable --now containerd docker');
     assert.match(await must(conn, "docker info --format '{{.ServerVersion}} {{.Driver}}'"), /^20\.10\.24\S* overlay2/);
 
+    const reg = labVersion(labFile, 'docker_registry_version');
     await conn.upload(artifact('image-registry/docker-registry'), '/tmp/registry.tgz');
     const loaded = await must(conn, 'docker load -i /tmp/registry.tgz');
-    assert.match(loaded, /Loaded image: registry:2\.8\.2/);
-    await must(conn, 'docker run -d --name lab-registry -p 5000:5000 registry:2.8.2');
+    assert.ok(loaded.includes(`Loaded image: registry:${reg}`), loaded);
+    await must(conn, `docker run -d --name lab-registry -p 5000:5000 registry:${reg}`);
     let v2 = 0;
     for (let i = 0; i < 40 && v2 !== 200; i++) {
       v2 = await fetch(`http://${node.address}:5000/v2/`).then((r) => r.status, () => 0);
       if (v2 !== 200) await new Promise((r) => setTimeout(r, 250));
     }
     assert.equal(v2, 200, 'the registry answers /v2/ on the node address');
-    await must(conn, 'docker tag registry:2.8.2 127.0.0.1:5000/lab/selftest:1 && docker push 127.0.0.1:5000/lab/selftest:1');
+    await must(conn, `docker tag registry:${reg} 127.0.0.1:5000/lab/selftest:1 && docker push 127.0.0.1:5000/lab/selftest:1`);
     assert.match(await must(conn, 'docker exec lab-registry ls /var/lib/registry/docker/registry/v2/repositories/lab'), /selftest/);
     assert.match(await must(conn, 'docker exec lab-registry cat /etc/docker/registry/config.yml'), /rootdirectory: \/var\/lib\/registry/);
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { LabFile } from '../lab/lab-file';
 import type { CheckResult, PrecheckReport } from '../precheck/types';
 import { kk } from './support/kk';
-import { lab, labUp } from './support/lab';
+import { lab, labUp, labVersion } from './support/lab';
 
 /** `kk precheck image_registry` on the lab: a healthy lab passes; each fault fails exactly the check it should. */
 let labFile: LabFile;
@@ -105,7 +105,9 @@ describe('kk precheck image_registry', () => {
     assert.equal(code, 1);
     assert.deepEqual(failedPairs(report), ['-:artifact']);
     const f = failed(report)[0]!;
-    assert.match(f.message, /docker_registry 2\.8\.2 amd64: missing: .*\/image-registry\/docker-registry\/2\.8\.2\/amd64\/registry-missing\.tgz$/);
+    const v = labVersion(labFile, 'docker_registry_version');
+    assert.ok(f.message.startsWith(`docker_registry ${v} amd64: missing: `), f.message);
+    assert.ok(f.message.endsWith(`/image-registry/docker-registry/${v}/amd64/registry-missing.tgz`), f.message);
     assert.match(f.fix!, /--set artifact\.artifact_url\.docker_registry\.amd64=/);
   });
 

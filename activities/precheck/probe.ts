@@ -19,6 +19,8 @@ export function probeScript(spec: ProbeSpec): string {
   if (spec.vip) {
     lines.push('echo @@vip');
     lines.push(sh`if ip -o addr 2>/dev/null | grep -q ${`inet ${spec.vip}/`}; then echo held; fi`);
+    // A stale neighbour entry (someone held the VIP earlier) must not count: only a fresh ARP answer does.
+    lines.push(sh`ip neigh flush to ${spec.vip} 2>/dev/null || true`);
     lines.push(reachLine(spec.vip, 9, 'probe'));
     lines.push(sh`if ip neigh show ${spec.vip} 2>/dev/null | grep -q lladdr; then echo neigh; fi`);
     lines.push(`if pgrep -x keepalived >/dev/null 2>&1; then echo keepalived; fi`);

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { docker } from '../docker-engine';
 import { log } from '../process';
-import { ARTIFACT_CACHE, contentKey, copySharedLibraries, debianPackage, imageTarball, placeArtifact, sha256OfFile, upstreamVersion } from './common';
+import { ARTIFACT_CACHE, contentKey, debianPackage, imageTarball, placeArtifact, sha256OfFile } from './common';
+import { distributionBinary, DISTRIBUTION_VERSION } from './distribution';
 
 /** The official image's default config: filesystem storage in /var/lib/registry, port 5000. */
 const CONFIG = `version: 0.1
@@ -39,13 +40,12 @@ const APPLETS = ['sh', 'ls', 'cat', 'mkdir', 'rm', 'ps', 'wget', 'nc', 'echo', '
 
 /**
  * A `registry:<version>` image that behaves like the official one (config at /etc/docker/registry/config.yml, data in
- * /var/lib/registry, port 5000), built from Debian's docker-registry (distribution) with busybox, as a docker-save tgz.
+ * /var/lib/registry, port 5000): distribution built from its Go module, with busybox, as a docker-save tgz.
  */
 export async function registryImage(): Promise<{ version: string }> {
-  const registry = await debianPackage('docker-registry');
+  const binary = await distributionBinary();
   const busybox = await debianPackage('busybox-static');
-  const version = upstreamVersion(registry.version);
-  const binary = path.join(registry.dir, 'usr/bin/docker-registry');
+  const version = DISTRIBUTION_VERSION;
   const key = contentKey([version, sha256OfFile(binary), sha256OfFile(path.join(busybox.dir, 'bin/busybox')), CONFIG, ENTRYPOINT, APPLETS]);
   const cached = path.join(ARTIFACT_CACHE, `docker-registry-${version}-${key}.tgz`);
   if (!fs.existsSync(cached)) {
@@ -62,7 +62,6 @@ export async function registryImage(): Promise<{ version: string }> {
     fs.copyFileSync(path.join(busybox.dir, 'bin/busybox'), path.join(root, 'bin/busybox'));
     fs.chmodSync(path.join(root, 'bin/busybox'), 0o755);
     for (const a of APPLETS) fs.symlinkSync('busybox', path.join(root, 'bin', a));
-    await copySharedLibraries(binary, root);
     put('etc/docker/registry/config.yml', CONFIG);
     put('entrypoint.sh', ENTRYPOINT, 0o755);
     put('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');

@@ -38,3 +38,10 @@ export const labKnownHosts = () => new KnownHosts(path.join(fs.mkdtempSync(path.
 export async function labSsh(node: { name: string; address: string }, knownHosts = labKnownHosts(), readyTimeoutMs = 5000): Promise<SshConnection> {
   return SshConnection.open(labTarget(node), { knownHosts, readyTimeoutMs });
 }
+
+/** A version the lab built, from its --set string (e.g. `docker_registry_version`). */
+export function labVersion(labFile: LabFile, key: string): string {
+  const m = new RegExp(`(?:^|,)${key}=([^,]+)`).exec(labFile.set['docker-registry']);
+  if (!m) throw new Error(`lab.json has no ${key}`);
+  return m[1]!;
+}

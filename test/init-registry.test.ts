@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { nfsCommands } from '../activities/install/registry';
+import { sh } from '../activities/ssh/quote';
+import { variablesSchema } from '../config/variables';
+import type { LabFile } from '../lab/lab-file';
+import { LAB_KEY } from '../lab/paths';
+import { registryConfig } from '../registry/render';
+import type { InitRegistryReport } from '../registry/types';
+import { kk } from './support/kk';
+import { lab, labSsh, labUp, labVersion } from './support/lab';
+
+/** `kk init registry` with image_registry.type=docker-registry on the lab: one node, HA on S3, re-run, configs. */
+let labFile: LabFile;
+let reg: string;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-init-'));
+const workdir = path.join(dir, 'work');
+
+function inventory(name: string, registryNodes: string[]): string {
+  const file = path.join(dir, `${name}.yaml`);
+  fs.writeFileSync(
+    file,
+    stringify({
+      apiVersion: 'kubekey.kubesphere.io/v1',
+      kind: 'Inventory',
+      metadata: { name },
+      spec: {
+        hosts: Object.fromEntries(labFile.nodes.map((n) => [n.name, { connector: { host: n.address, private_key: LAB_KEY }, internal_ipv4: n.address }])),
+        groups: { kube_control_plane: { hosts: ['node1'] }, image_registry: { hosts: registryNodes } },
+      },
+    }),
+  );
+  return file;
+}
+
+const s3Set = () => {
+  const s = labFile.s3!;
+  return `image_registry.docker_registry.storage.s3=${JSON.stringify({ accesskey: s.accesskey, secretkey: s.secretkey, region: s.region, bucket: s.bucket, regionendpoint: s.endpoint })}`;
+};
+
+async function init(inv: string, ...sets: string[]): Promise<{ code: number | null; report: InitRegistryReport; stderr: string }> {
+  const r = await kk(['init', 'registry', '-i', inv, '--workdir', workdir, '--output', 'json', '--set', labFile.set['docker-registry'], '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`, ...sets.flatMap((s) => ['--set', s])]);
+  assert.equal(r.code, 0, `kk init registry failed:\n${r.stderr}\n${r.stdout.slice(-3000)}`);
+  return { code: r.code, report: JSON.parse(r.stdout) as InitRegistryReport, stderr: r.stderr };
+}
+
+async function on(node: string, cmd: string): Promise<string> {
+  const conn = await labSsh(labFile.nodes.find((n) => n.name === node)!);
+  try {
+    const r = await conn.exec(cmd, { sudo: true, timeoutMs: 180_000 });
+    assert.equal(r.code, 0, `${node}: ${cmd}\n${r.stderr}`);
+    return r.stdout;
+  } finally {
+    conn.close();
+  }
+}
+
+/** A fresh image with a unique layer, pushed through `endpoint` from `node`. */
+async function pushUnique(node: string, endpoint: string, repo: string): Promise<string> {
+  const image = `${endpoint}/${repo}:${Date.now()}`;
+  await on(node, sh`d=$(mktemp -d) && date +%s%N > "$d/f" && tar -C "$d" -cf - f | docker import - ${image} >/dev/null && docker push ${image} >/dev/null && docker rmi ${image} >/dev/null`);
+  return image;
+}
+
+const pull = (node: string, image: string) => on(node, sh`docker pull ${image} >/dev/null && docker rmi ${image} >/dev/null && echo pulled`);
+
+async function vipHolder(): Promise<string | undefined> {
+  for (const n of labFile.nodes) {
+    const r = await lab(['exec', n.name, '--', 'sh', '-c', `ip -o addr | grep -q ' inet ${labFile.vip}/' && echo yes`]);
+    if (r.stdout.trim() === 'yes') return n.name;
+  }
+  return undefined;
+}
+
+before(async () => {
+  labFile = await labUp(3);
+  reg = labVersion(labFile, 'docker_registry_version');
+  // Fresh hosts: nothing installed by earlier tests or runs.
+  for (const n of labFile.nodes) assert.equal((await lab(['reset', n.name])).code, 0);
+});
+
+after(async () => {
+  for (const n of labFile.nodes) await lab(['fault', n.name, 'start']);
+  await kk(['server', 'stop', '--workdir', workdir]);
+});
+
+describe('kk init registry (docker-registry)', () => {
+  it('a failing precheck stops the install before any change on any host', async () => {
+    const r = await kk(['init', 'registry', '-i', inventory('single', ['node1']), '--workdir', workdir, '--set', labFile.set['docker-registry'], '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`, '--set', 'artifact.artifact_url.docker_registry.amd64=/nonexistent/registry.tgz']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /FAIL {2}artifact +docker_registry .*missing: \/nonexistent\/registry\.tgz/);
+    assert.match(r.stderr, /precheck failed; nothing was changed on any host/);
+    const docker = await lab(['exec', 'node1', '--', 'sh', '-c', 'ls /usr/local/bin /opt /etc/systemd/system']);
+    assert.doesNotMatch(docker.stdout, /dockerd|docker-registry|containerd\.service/);
+  });
+
+  it('one node, filesystem storage: installs, push/pull with the CA, data survives a restart and a re-created container', async () => {
+    const inv = inventory('single', ['node1']);
+    const { report } = await init(inv);
+    const node1 = labFile.nodes[0]!.address;
+    assert.equal(report.endpoint, node1);
+    assert.deepEqual(report.nodes.map((n) => [n.host, n.steps.docker, n.steps.compose, n.steps['registry.service'], n.steps.health]), [['node1', 'installed', 'installed', 'started', 'healthy']]);
+    assert.deepEqual(report.verification.pulledOn, ['node1']);
+    // TLS verified with the CA: the CA kk made, in certs.d, and curl with --cacert (not -k).
+    const ca = fs.readFileSync(path.join(workdir, 'pki', 'root.crt'), 'utf8');
+    assert.equal(await on('node1', `cat /etc/docker/certs.d/${node1}/ca.crt`), ca);
+    assert.equal((await on('node1', `curl -sS --cacert /etc/docker/certs.d/${node1}/ca.crt -o /dev/null -w '%{http_code}' https://${node1}/v2/`)).trim(), '200');
+    assert.equal(fs.statSync(path.join(workdir, 'pki', 'image_registry.key')).mode & 0o777, 0o600);
+
+    const image = await pushUnique('node1', node1, 'lab/persist');
+    await on('node1', 'systemctl restart docker-registry.service');
+    await on('node1', `for i in $(seq 30); do curl -fsS --cacert /opt/docker-registry/${reg}/ssl/ca.crt -o /dev/null https://127.0.0.1/v2/ && exit 0; sleep 1; done; exit 1`);
+    assert.equal((await pull('node1', image)).trim(), 'pulled', 'after a service restart');
+    await on('node1', `cd /opt/docker-registry/${reg} && docker-compose -p docker-registry -f docker-compose.yml down && systemctl restart docker-registry.service`);
+    await on('node1', `for i in $(seq 30); do curl -fsS --cacert /opt/docker-registry/${reg}/ssl/ca.crt -o /dev/null https://127.0.0.1/v2/ && exit 0; sleep 1; done; exit 1`);
+    assert.equal((await pull('node1', image)).trim(), 'pulled', 'after docker-compose down and a new container');
+    assert.match(await on('node1', 'ls /var/lib/docker-registry/data/docker/registry/v2/repositories/lab'), /persist/, 'the data lives on the host');
+  });
+
+  it('re-running on the installed node uploads nothing and restarts nothing', async () => {
+    const { report } = await init(inventory('single', ['node1']));
+    const steps = report.nodes[0]!.steps;
+    for (const step of ['docker', 'compose', 'trust', 'registry.image', 'registry.config', 'registry.service']) assert.equal(steps[step], 'skipped', `${step}: ${steps[step]}`);
+    const started = await on('node1', 'systemctl show -p ActiveEnterTimestampMonotonic --value docker-registry.service');
+    await init(inventory('single', ['node1']));
+    assert.equal(await on('node1', 'systemctl show -p ActiveEnterTimestampMonotonic --value docker-registry.service'), started, 'the service was not restarted');
+  });
+
+  it('three nodes, HA on the S3 store: push through the VIP, pull on each node, the VIP moves when its holder stops', async () => {
+    const inv = inventory('ha', ['node1', 'node2', 'node3']);
+    const { report } = await init(inv, `image_registry.ha_vip=${labFile.vip}`, s3Set());
+    assert.equal(report.endpoint, labFile.vip);
+    assert.equal(report.ha?.vipHolder, 'node1', 'the first registry host has the highest priority');
+    assert.deepEqual(report.verification.pulledOn, ['node1', 'node2', 'node3']);
+    const conf = await on('node2', 'cat /opt/keepalived/2.2.7/keepalived.conf');
+    assert.match(conf, /unicast_peer \{\n\s+172\.30\.99\.11\n\s+172\.30\.99\.13\n\s+\}/);
+    assert.match(conf, /priority 140/);
+    assert.doesNotMatch(conf, /virtual_router_id 31\b|k8s-test/);
+    assert.match(conf, /curl -fsS --max-time 3 --cacert \/etc\/keepalived\/ca\.crt -o \/dev\/null https:\/\/127\.0\.0\.1:443\/v2\//);
+
+    const image = await pushUnique('node2', labFile.vip, 'lab/ha');
+    for (const n of ['node1', 'node2', 'node3']) assert.equal((await pull(n, image)).trim(), 'pulled', n);
+    const holder = (await vipHolder())!;
+    assert.equal((await lab(['fault', holder, 'stop'])).code, 0);
+    let moved: string | undefined;
+    for (let i = 0; i < 40 && (!moved || moved === holder); i++) {
+      moved = await vipHolder();
+      if (!moved) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(moved && moved !== holder, `the VIP moved from ${holder} (now ${moved})`);
+    const survivor = ['node1', 'node2', 'node3'].find((n) => n !== holder && n !== moved) ?? moved;
+    assert.equal((await pull(survivor, image)).trim(), 'pulled', 'a pull through the VIP works after failover');
+    assert.equal((await lab(['fault', holder, 'start'])).code, 0);
+    await on(holder, `for i in $(seq 60); do curl -fsS --cacert /opt/docker-registry/${reg}/ssl/ca.crt -o /dev/null https://127.0.0.1/v2/ && exit 0; sleep 1; done; exit 1`);
+  });
+
+  it('re-running the HA install changes nothing', async () => {
+    const { report } = await init(inventory('ha', ['node1', 'node2', 'node3']), `image_registry.ha_vip=${labFile.vip}`, s3Set());
+    for (const node of report.nodes) {
+      for (const step of ['docker', 'compose', 'trust', 'registry.image', 'registry.config', 'registry.service']) assert.equal(node.steps[step], 'skipped', `${node.host} ${step}`);
+    }
+    for (const [host, steps] of Object.entries(report.ha!.steps)) assert.deepEqual(steps, { image: 'skipped', config: 'skipped', service: 'skipped' }, host);
+  });
+
+  // Runs on node1, where the tests above installed Docker and loaded the registry image.
+  it('config.yml for every storage driver is accepted by the registry binary itself', async () => {
+    const base = { work_dir: '/x', cri: {}, image_registry: { type: 'docker-registry' } };
+    const render = (storage: object) => registryConfig(variablesSchema.parse({ ...base, image_registry: { ...base.image_registry, docker_registry: { storage } } }), 'secret');
+    const s = labFile.s3!;
+    const configs: Record<string, string> = {
+      filesystem: render({}),
+      'filesystem+nfs_mount': render({ filesystem: { rootdir: '/srv/registry', nfs_mount: '/exports/registry' } }),
+      s3: render({ s3: { accesskey: s.accesskey, secretkey: s.secretkey, region: s.region, bucket: s.bucket, regionendpoint: s.endpoint } }),
+      azure: render({ azure: { accountname: 'kklab', accountkey: Buffer.from('not-a-real-key').toString('base64'), container: 'registry', realm: 'core.windows.net' } }),
+      gcs: render({ gcs: { bucket: 'kk-lab', keyfile: '/etc/docker/registry/gcs.json' } }),
+    };
+    const keyfile = JSON.stringify({ type: 'service_account', project_id: 'kk-lab', private_key_id: '1', private_key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }), client_email: 'kk@kk-lab.iam.gserviceaccount.com', client_id: '1', token_uri: 'http://127.0.0.1:9/token' });
+    const conn = await labSsh(labFile.nodes[0]!);
+    for (const [name, yml] of Object.entries(configs)) {
+      const plain = yml.replace(/\n {2}tls:\n(?: {4}.*\n)+/, '\n');
+      await conn.exec(sh`mkdir -p /tmp/kk-cfg && cat > ${`/tmp/kk-cfg/${name}.yml`}`, { sudo: true, stdin: plain });
+      await conn.exec(sh`cat > /tmp/kk-cfg/gcs.json`, { sudo: true, stdin: keyfile });
+      const r = await conn.exec(sh`timeout 8 docker run --rm -v ${`/tmp/kk-cfg/${name}.yml`}:/etc/docker/registry/config.yml:ro -v /tmp/kk-cfg/gcs.json:/etc/docker/registry/gcs.json:ro registry:${reg} 2>&1; echo "exit=$?"`, { sudo: true, timeoutMs: 60_000 });
+      const out = r.stdout;
+      assert.doesNotMatch(out, /configuration error|error parsing|invalid configuration/i, `${name}:\n${out}`);
+      if (name.startsWith('filesystem') || name === 's3') assert.match(out, /listening on \[::\]:5000/, `${name} starts:\n${out}`);
+      // The lab's distribution build has no gcs driver (see lab/artifacts/distribution.ts): the config is parsed, and
+      // the failure comes after, when the driver is looked up.
+      else if (name === 'gcs') assert.match(out, /StorageDriver not registered: gcs/, `${name}:\n${out}`);
+      // Azure and GCS are not reachable from the lab: the driver accepts the config, then fails (or waits) on the network.
+      else assert.match(out, /dial tcp|no such host|lookup |connection refused|^exit=124$/m, `${name} fails only on reaching its storage:\n${out}`);
+    }
+    // The control: a broken azure config is refused at once, so the checks above can tell the difference.
+    const broken = configs.azure!.replace(/\n\s+container: registry/, '').replace(/\n {2}tls:\n(?: {4}.*\n)+/, '\n');
+    await conn.exec(sh`cat > /tmp/kk-cfg/broken.yml`, { sudo: true, stdin: broken });
+    const r = await conn.exec(sh`timeout 8 docker run --rm -v /tmp/kk-cfg/broken.yml:/etc/docker/registry/config.yml:ro registry:${reg} 2>&1; echo "exit=$?"`, { sudo: true, timeoutMs: 60_000 });
+    assert.match(r.stdout, /container/i);
+    assert.doesNotMatch(r.stdout, /^exit=(0|124)$/m);
+    conn.close();
+  });
+
+  it('NFS-backed data: the exact mount and fstab commands, and the fstab edit keeps one managed line', async () => {
+    const c = nfsCommands({ server: '172.30.99.13', export: '/exports/registry' }, '/var/lib/docker-registry/data');
+    assert.equal(c.mount, "mountpoint -q /var/lib/docker-registry/data || mount -t nfs 172.30.99.13:/exports/registry /var/lib/docker-registry/data");
+    assert.equal(
+      c.fstab,
+      "grep -v ' # kk docker-registry$' /etc/fstab > /etc/fstab.kktmp; printf '%s\\n' '172.30.99.13:/exports/registry /var/lib/docker-registry/data nfs defaults,_netdev 0 0 # kk docker-registry' >> /etc/fstab.kktmp && mv -f /etc/fstab.kktmp /etc/fstab",
+    );
+    const before = await on('node3', 'cat /etc/fstab');
+    await on('node3', c.fstab);
+    await on('node3', c.fstab);
+    const afterText = await on('node3', 'cat /etc/fstab');
+    assert.equal(afterText.split('\n').filter((l) => l.endsWith('# kk docker-registry')).length, 1);
+    assert.ok(afterText.startsWith(before.trimEnd()), 'the other lines are kept');
+    await on('node3', "sed -i '/ # kk docker-registry$/d' /etc/fstab");
+  });
+});
