@@ -85,7 +85,8 @@ before(async () => {
 });
 
 after(async () => {
-  for (const n of labFile.nodes) await lab(['fault', n.name, 'start']);
+  // Later test files expect fresh hosts and a free VIP.
+  for (const n of labFile.nodes) await lab(['reset', n.name]);
   await kk(['server', 'stop', '--workdir', workdir]);
 });
 
