@@ -2,8 +2,9 @@ import type { HostTarget } from '../config/hosts';
 import type { ArtifactNeed, ArtifactStatus, HostProbe } from '../precheck/types';
 import type { KeepalivedSettings } from '../registry/render';
 import type { RegistryNodeInput } from '../registry/types';
+import { downloadArtifact } from './artifacts/download';
 import { installCompose, installDocker } from './install/docker';
-import { deployKeepalived, holdsVip } from './install/keepalived';
+import { deployKeepalived, holdsVip, waitVipServes } from './install/keepalived';
 import { deployRegistry, trustCa, waitRegistryHealthy } from './install/registry';
 import { pullProbe, pushProbe } from './install/verify';
 import type { HostSession } from './ssh/session';
@@ -70,8 +71,24 @@ export function createActivities({ pool }: ActivityDeps) {
       return onHost(input.host, (s, p, signal) => installCompose(s, artifactsFor(input, arch).compose, input.versions.compose, p, signal));
     },
 
-    async trustRegistryCa(input: RegistryNodeInput): Promise<string> {
-      return onHost(input.host, (s) => trustCa(s, input.trustNames, input.pki.caCert));
+    async trustRegistryCa(host: HostTarget, names: string[], caCert: string): Promise<string> {
+      return onHost(host, (s) => trustCa(s, names, caCert));
+    },
+
+    /** Downloads the artifacts given as URLs into binary_dir (resumable, hash-checked), where the install reads them. */
+    async fetchArtifacts(needs: ArtifactNeed[]): Promise<string[]> {
+      let progress: { offset: number; total: number } | undefined;
+      return withHeartbeat(
+        async (signal) => {
+          const done: string[] = [];
+          for (const need of needs.filter((n) => n.url)) {
+            const r = await downloadArtifact(need.url!, need.localPath, { signal, onProgress: (offset, total) => (progress = { offset, total }) });
+            done.push(`${need.name} ${need.arch}: ${r.skipped ? 'present' : `downloaded${r.resumedFrom ? ` (resumed at ${r.resumedFrom})` : ''}`}`);
+          }
+          return done;
+        },
+        () => progress,
+      );
     },
 
     async deployRegistry(input: RegistryNodeInput, arch: string): Promise<Record<string, string>> {
@@ -91,6 +108,10 @@ export function createActivities({ pool }: ActivityDeps) {
       const holders = (await Promise.all(hosts.map(async (h) => ((await onHost(h, (s) => holdsVip(s, vip))) ? h.name : undefined)))).filter(Boolean);
       if (holders.length !== 1) throw hostFailure('SshTimeout', `${vip} is held by ${holders.length ? holders.join(', ') : 'no registry host'} (exactly one expected)`);
       return holders[0]!;
+    },
+
+    async vipServes(host: HostTarget, vip: string, url: string, caPath: string): Promise<string> {
+      return onHost(host, (s, _p, signal) => waitVipServes(s, vip, url, caPath, signal));
     },
 
     async pushProbe(host: HostTarget, endpoint: string): Promise<string> {

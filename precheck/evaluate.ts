@@ -144,6 +144,6 @@ export function artifactChecks(statuses: ArtifactStatus[], errors: Record<string
   return out;
 }
 
-export function report(checks: CheckResult[]): PrecheckReport {
-  return { ok: !checks.some((c) => c.status === 'fail'), checks };
+export function report(checks: CheckResult[], arches: string[]): PrecheckReport {
+  return { ok: !checks.some((c) => c.status === 'fail'), checks, arches };
 }

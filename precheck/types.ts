@@ -16,6 +16,8 @@ export interface CheckResult {
 export interface PrecheckReport {
   ok: boolean;
   checks: CheckResult[];
+  /** The artifact arches of the registry hosts that answered. */
+  arches: string[];
 }
 
 /** An artifact the install needs for one arch, resolved on the kk side (paths are where workers read them). */

@@ -81,6 +81,7 @@ export async function initRegistryInput(config: ResolvedConfig): Promise<InitReg
     precheck: precheckInput(config),
     nodes,
     endpoint: endpoint.address!,
+    localTrust: config.hosts.find((h) => h.local && !hosts.includes(h)),
     ha: ha
       ? {
           vip: ha,

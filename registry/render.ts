@@ -1,29 +1,11 @@
 import { stringify } from 'yaml';
 import type { Variables } from '../config/variables';
+import { CONTAINER_DATA, CONTAINER_SSL, type RegistryLayout } from './layout';
 
 /**
  * What the docker registry's hosts run, rendered from settings: the registry's config.yml for the storage driver in
  * use, its compose file and systemd unit, and keepalived's. Pure text, so tests read exactly what hosts get.
  */
-
-export const REGISTRY_DIR = '/opt/docker-registry';
-/** Inside the container, as in the official image. */
-const CONTAINER_DATA = '/var/lib/registry';
-const CONTAINER_SSL = '/etc/docker/registry/ssl';
-
-export interface RegistryLayout {
-  version: string;
-  dir: string;
-  config: string;
-  compose: string;
-  ssl: string;
-  imageTarball: string;
-}
-
-export function registryLayout(version: string): RegistryLayout {
-  const dir = `${REGISTRY_DIR}/${version}`;
-  return { version, dir, config: `${dir}/config.yml`, compose: `${dir}/docker-compose.yml`, ssl: `${dir}/ssl`, imageTarball: `${dir}/docker-registry-${version}.tgz` };
-}
 
 export type StorageDriver = 'filesystem' | 's3' | 'azure' | 'gcs';
 

@@ -55,6 +55,8 @@ export interface InitRegistryInput {
   ha?: HaInput;
   /** `host[:port]` clients push to: the VIP in HA. */
   endpoint: string;
+  /** The kk machine (a local inventory host that is not a registry host), to trust the CA as well. */
+  localTrust?: HostTarget;
 }
 
 export interface InitRegistryReport {

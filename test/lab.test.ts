@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as os from 'node:os';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +13,7 @@ import { CONTAINERD_UNIT, daemonJson, DOCKER_UNIT } from '../activities/install/
 import { sh } from '../activities/ssh/quote';
 import { sha256File } from '../activities/ssh/file-hash';
 import type { LabFile } from '../lab/lab-file';
+import { ensureRegistryPki } from '../pki';
 import { LAB_BINARY_DIR, PASSWORD_USER } from '../lab/paths';
 import { lab, labKnownHosts, labSsh, labUp, labVersion } from './support/lab';
 import { s3Request } from './support/s3';
@@ -134,6 +137,41 @@ describe('lab', () => {
     }
     assert.ok(!held, 'the VIP was released when the health check failed');
     await must(conn, 'docker rm -f lab-keepalived');
+    conn.close();
+  });
+
+  it('the Harbor stand-in installs from its offline installer like Harbor, answers its health call over TLS and takes a docker push', async () => {
+    const node = labFile.nodes[2]!;
+    const conn = await labSsh(node, knownHosts);
+    // Docker and docker-compose are on node3 from the artifact test above.
+    await conn.upload(artifact('image-registry/harbor'), '/opt/harbor-standin/installer.tgz');
+    await must(conn, 'tar -C /opt/harbor-standin -xzf /opt/harbor-standin/installer.tgz && ls /opt/harbor-standin/harbor');
+    const listing = await must(conn, 'ls /opt/harbor-standin/harbor');
+    for (const f of ['install.sh', 'prepare', 'common.sh', 'harbor.yml.tmpl', 'harbor.v2.10.1.tar.gz']) assert.ok(listing.split('\n').includes(f), `${f} in the installer`);
+    const pki = await ensureRegistryPki(fs.mkdtempSync(path.join(os.tmpdir(), 'kk-labpki-')), ['localhost', '127.0.0.1', node.address, node.name]);
+    await conn.exec(sh`mkdir -p /opt/harbor-standin/ssl && cat > /opt/harbor-standin/ssl/server.crt`, { sudo: true, stdin: pki.serverCert });
+    await conn.exec(sh`cat > /opt/harbor-standin/ssl/server.key && chmod 600 /opt/harbor-standin/ssl/server.key`, { sudo: true, stdin: pki.serverKey });
+    const password = `Lab-${Date.now()}`;
+    const harborYml = `hostname: ${node.address}\nhttp:\n  port: 80\nhttps:\n  port: 443\n  certificate: /opt/harbor-standin/ssl/server.crt\n  private_key: /opt/harbor-standin/ssl/server.key\nharbor_admin_password: ${password}\ndata_volume: /data/harbor\n`;
+    await conn.exec(sh`cat > /opt/harbor-standin/harbor/harbor.yml`, { sudo: true, stdin: harborYml });
+    assert.match(await must(conn, 'cd /opt/harbor-standin/harbor && bash install.sh 2>&1', 300_000), /Harbor stand-in has been installed and started successfully/);
+    let health = '';
+    for (let i = 0; i < 60 && !health.includes('"healthy"'); i++) {
+      health = await new Promise<string>((resolve) => {
+        const r = https.get(`https://${node.address}/api/v2.0/health`, { ca: pki.caCert }, (res) => {
+          let t = '';
+          res.on('data', (d: Buffer) => (t += d.toString()));
+          res.on('end', () => resolve(t));
+        });
+        r.on('error', (e) => resolve(e.message));
+      });
+      if (!health.includes('"healthy"')) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.match(health, /^\{"components":.*"status":"healthy"\}$/, health);
+    await conn.exec(sh`mkdir -p ${`/etc/docker/certs.d/${node.address}`} && cat > ${`/etc/docker/certs.d/${node.address}/ca.crt`}`, { sudo: true, stdin: pki.caCert });
+    await conn.exec(sh`docker login -u admin --password-stdin ${node.address}`, { sudo: true, stdin: password });
+    await must(conn, `docker tag osixia/keepalived:2.2.7 ${node.address}/library/selftest:1 && docker push ${node.address}/library/selftest:1`);
+    assert.match(await must(conn, 'ls /data/harbor/registry/docker/registry/v2/repositories/library'), /selftest/, 'registry data lives under data_volume');
     conn.close();
   });
 

@@ -1,6 +1,7 @@
 import { ApplicationFailure, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { interfaceFor } from '../precheck/cidr';
+import { registryLayout } from '../registry/layout';
 import type { InitRegistryInput, InitRegistryReport, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
 import { nodeWorkflowId } from './facts';
 import { precheckWorkflow } from './precheck';
@@ -37,6 +38,10 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
     });
   }
 
+  // Artifacts given as URLs are fetched into binary_dir once, before any host changes.
+  const needs = precheck.arches.flatMap((arch) => input.precheck.artifactsByArch[arch] ?? []).filter((n) => n.url);
+  if (needs.length) await install.fetchArtifacts(needs);
+
   const nodes = await Promise.all(input.nodes.map((node) => executeChild(registryNodeWorkflow, { workflowId: nodeWorkflowId(node.host.name), args: [node] })));
 
   let ha: InitRegistryReport['ha'];
@@ -67,8 +72,20 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
         );
       }),
     );
-    ha = { vipHolder: await poll.vipHolder(input.nodes.map((n) => n.host), ha_.vip), steps };
+    const vipHolder = await poll.vipHolder(input.nodes.map((n) => n.host), ha_.vip);
+    // Every node reaches the registry through the VIP before the run says it is ready.
+    await Promise.all(
+      input.nodes.map((n) => {
+        const host = ha_.vip.includes(':') ? `[${ha_.vip}]` : ha_.vip;
+        const url = `${n.plainHttp ? 'http' : 'https'}://${host}:${n.port}/v2/`;
+        return install.vipServes(n.host, ha_.vip, url, `${registryLayout(n.versions.registry).ssl}/ca.crt`);
+      }),
+    );
+    ha = { vipHolder, steps };
   }
+
+  // The machine running kk trusts the CA too, when it is in the inventory without being a registry host.
+  if (input.localTrust) await install.trustRegistryCa(input.localTrust, input.nodes[0]!.trustNames, input.nodes[0]!.pki.caCert);
 
   const image = await install.pushProbe(input.nodes[0]!.host, input.endpoint);
   await Promise.all(input.nodes.map((n) => install.pullProbe(n.host, image)));
@@ -83,7 +100,7 @@ export async function registryNodeWorkflow(input: RegistryNodeInput): Promise<Re
   const steps: Record<string, string> = {};
   steps.docker = await install.installDocker(input, arch);
   steps.compose = await install.installCompose(input, arch);
-  steps.trust = await install.trustRegistryCa(input);
+  steps.trust = await install.trustRegistryCa(input.host, input.trustNames, input.pki.caCert);
   for (const [k, v] of Object.entries(await install.deployRegistry(input, arch))) steps[`registry.${k}`] = v;
   steps.health = await install.waitRegistryHealthy(input);
   let vipInterface: RegistryNodeResult['vipInterface'];

@@ -50,7 +50,7 @@ export async function precheckWorkflow(input: PrecheckInput): Promise<PrecheckRe
   const statuses = await precheckStep.checkArtifacts(wanted.flatMap((a) => input.artifactsByArch[a] ?? []));
   const errors = Object.fromEntries(Object.entries(input.artifactErrors).filter(([k]) => wanted.some((a) => k.endsWith(` ${a}`))));
   checks.push(...artifactChecks(statuses, errors));
-  return report(checks);
+  return report(checks, wanted);
 }
 
 export async function hostProbeWorkflow(host: HostTarget, spec: ProbeSpec): Promise<HostProbe> {

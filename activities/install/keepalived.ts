@@ -1,4 +1,6 @@
 import { composeUnit, KEEPALIVED_DIR, keepalivedCompose, keepalivedConf, type KeepalivedSettings } from '../../registry/render';
+import { describeHost } from '../../config/hosts';
+import { hostFailure } from '../ssh/errors';
 import { command, sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
 import { ensureImage, mustRun, putFile } from './remote';
@@ -32,6 +34,23 @@ export async function deployKeepalived(
     steps.service = active ? 'restarted' : 'started';
   } else steps.service = 'skipped';
   return steps;
+}
+
+/**
+ * The VIP gate: this node reaches the registry through the VIP over TLS verified with the CA. A neighbour entry left
+ * over from before the VIP existed (precheck's probe makes one) is cleared first, so ARP asks afresh.
+ */
+export async function waitVipServes(session: HostSession, vip: string, url: string, caPath: string, signal: AbortSignal, timeoutMs = 90_000): Promise<string> {
+  await session.exec(sh`ip neigh flush to ${vip} 2>/dev/null || true`, { sudo: true, timeoutMs: 15_000 });
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const r = await session.exec(sh`curl -sS --max-time 5 --cacert ${caPath} -o /dev/null -w '%{http_code}' ${url}`, { sudo: true, timeoutMs: 15_000, signal });
+    last = r.stdout.trim() || r.stderr.trim();
+    if (last === '200' || last === '401') return 'serves';
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  throw hostFailure('SshTimeout', `${describeHost(session.target)}: ${url} through the VIP did not answer within ${timeoutMs / 1000}s; last: ${last}`);
 }
 
 /** Whether this node holds the VIP now. */

@@ -1,5 +1,6 @@
 import { describeHost } from '../../config/hosts';
-import { composeUnit, registryCompose, registryLayout } from '../../registry/render';
+import { registryLayout } from '../../registry/layout';
+import { composeUnit, registryCompose } from '../../registry/render';
 import type { RegistryNodeInput } from '../../registry/types';
 import { hostFailure } from '../ssh/errors';
 import { command, sh } from '../ssh/quote';

@@ -3,6 +3,7 @@ import type { LabFile } from '../lab-file';
 import { ARTIFACT_CACHE } from './common';
 import { composeBinary } from './compose';
 import { dockerStaticTarball } from './docker-static';
+import { harborInstaller } from './harbor-installer';
 import { keepalivedImage } from './keepalived-image';
 import { registryImage } from './registry-image';
 
@@ -16,11 +17,12 @@ export async function ensureArtifacts(): Promise<{ set: LabFile['set'] }> {
   const registry = await registryImage();
   const compose = await composeBinary();
   const keepalived = await keepalivedImage();
+  const harbor = await harborInstaller(registry.tarball, registry.version);
   const common = `docker_version=${docker.version},dockercompose_version=${compose.version},keepalived_version=${keepalived.version},${SMALL_HOSTS}`;
   return {
     set: {
       'docker-registry': `image_registry.type=docker-registry,docker_registry_version=${registry.version},${common}`,
-      harbor: '',
+      harbor: `harbor_version=${harbor.version},${common}`,
     },
   };
 }

@@ -42,7 +42,7 @@ const APPLETS = ['sh', 'ls', 'cat', 'mkdir', 'rm', 'ps', 'wget', 'nc', 'echo', '
  * A `registry:<version>` image that behaves like the official one (config at /etc/docker/registry/config.yml, data in
  * /var/lib/registry, port 5000): distribution built from its Go module, with busybox, as a docker-save tgz.
  */
-export async function registryImage(): Promise<{ version: string }> {
+export async function registryImage(): Promise<{ version: string; tarball: string }> {
   const binary = await distributionBinary();
   const busybox = await debianPackage('busybox-static');
   const version = DISTRIBUTION_VERSION;
@@ -79,5 +79,5 @@ export async function registryImage(): Promise<{ version: string }> {
     fs.rmSync(root, { recursive: true, force: true });
   }
   placeArtifact(cached, `image-registry/docker-registry/${version}/amd64/docker-registry-${version}-linux-amd64.tgz`);
-  return { version };
+  return { version, tarball: cached };
 }

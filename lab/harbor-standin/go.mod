@@ -1,0 +1,3 @@
+module kk-lab/harbor-standin
+
+go 1.22
