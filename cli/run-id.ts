@@ -14,6 +14,7 @@ export function runId(command: string, inventoryName: string, hosts: readonly Ho
   return `kk-${command}-${inventoryName}-${hash}`;
 }
 
-export function isNodeWorkflowId(id: string): boolean {
-  return id.includes('/node/');
+/** Runs have ids without a slash; their children (`<run>/node/<host>`, `<run>/precheck`) have one. */
+export function isChildWorkflowId(id: string): boolean {
+  return id.includes('/');
 }

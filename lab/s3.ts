@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { ARTIFACT_CACHE, contentKey, debianPackage } from './artifacts/common';
 import { docker, dockerOk } from './docker-engine';
 import type { LabFile } from './lab-file';
-import { CACHE_DIR, NETWORK, S3_ADDRESS, STATE_DIR } from './paths';
+import { CACHE_DIR, NETWORK, S3_ADDRESS } from './paths';
 import { log, run, sleep } from './process';
 
 /** The lab's S3-compatible store for shared-storage HA: versitygw (Apache-2.0) built from its Go module. */
@@ -47,8 +47,9 @@ async function s3Image(): Promise<string> {
   return tag;
 }
 
+/** Kept beside the store (machine-wide, like its container), so every checkout using the lab gets the same keys. */
 function credentials(): { accesskey: string; secretkey: string } {
-  const file = path.join(STATE_DIR, 's3.json');
+  const file = path.join(CACHE_DIR, 's3-credentials.json');
   if (!fs.existsSync(file)) fs.writeFileSync(file, JSON.stringify({ accesskey: `kklab${randomBytes(6).toString('hex')}`, secretkey: randomBytes(24).toString('base64url') }), { mode: 0o600 });
   return JSON.parse(fs.readFileSync(file, 'utf8')) as { accesskey: string; secretkey: string };
 }
@@ -57,8 +58,9 @@ function credentials(): { accesskey: string; secretkey: string } {
 export async function ensureS3(): Promise<NonNullable<LabFile['s3']>> {
   const image = await s3Image();
   const { accesskey, secretkey } = credentials();
-  const running = (await docker(['inspect', '--format', '{{.State.Running}} {{.Config.Image}}', CONTAINER]).catch(() => '')).trim();
-  if (running !== `true ${image}`) {
+  const running = (await docker(['inspect', '--format', '{{.State.Running}} {{.Config.Image}} {{json .Config.Env}}', CONTAINER]).catch(() => '')).trim();
+  const sameKeys = running.includes(`"ROOT_ACCESS_KEY=${accesskey}"`) && running.includes(`"ROOT_SECRET_KEY=${secretkey}"`);
+  if (!running.startsWith(`true ${image} `) || !sameKeys) {
     await docker(['rm', '-f', CONTAINER]).catch(() => undefined);
     await docker([
       'run', '-d', '--name', CONTAINER, '--label', 'kk-lab=1', '--network', NETWORK, '--ip', S3_ADDRESS,

@@ -22,10 +22,10 @@ import { s3Request } from './support/s3';
 let labFile: LabFile;
 const knownHosts = labKnownHosts();
 
-function artifact(relativeDir: string): string {
-  const dir = path.join(LAB_BINARY_DIR, relativeDir);
-  const version = fs.readdirSync(dir)[0]!;
-  const archDir = path.join(dir, version, 'amd64');
+/** The artifact the lab built at the version its --set string names (older builds may sit beside it). */
+function artifact(relativeDir: string, versionKey: string): string {
+  const version = labVersion(labFile, versionKey);
+  const archDir = path.join(LAB_BINARY_DIR, relativeDir, version, 'amd64');
   return path.join(archDir, fs.readdirSync(archDir).find((f) => !f.endsWith('.sha256'))!);
 }
 
@@ -88,7 +88,7 @@ describe('lab', () => {
   it('the artifacts install and start in a node: docker from the static tarball, the registry image answers /v2/, docker-compose runs, keepalived holds the VIP while its check passes', async () => {
     const node = labFile.nodes[2]!;
     const conn = await labSsh(node, knownHosts);
-    const dockerTgz = artifact('docker');
+    const dockerTgz = artifact('docker', 'docker_version');
     assert.equal(fs.readFileSync(`${dockerTgz}.sha256`, 'utf8').split(' ')[0], await sha256File(dockerTgz), 'the .sha256 beside the artifact is right');
     await conn.upload(dockerTgz, '/tmp/docker.tgz');
     await must(conn, 'tar -C /tmp -xzf /tmp/docker.tgz && install -m 0755 /tmp/docker/* /usr/local/bin/');
@@ -99,7 +99,7 @@ describe('lab', () => {
     assert.match(await must(conn, "docker info --format '{{.ServerVersion}} {{.Driver}}'"), /^20\.10\.24\S* overlay2/);
 
     const reg = labVersion(labFile, 'docker_registry_version');
-    await conn.upload(artifact('image-registry/docker-registry'), '/tmp/registry.tgz');
+    await conn.upload(artifact('image-registry/docker-registry', 'docker_registry_version'), '/tmp/registry.tgz');
     const loaded = await must(conn, 'docker load -i /tmp/registry.tgz');
     assert.ok(loaded.includes(`Loaded image: registry:${reg}`), loaded);
     await must(conn, `docker run -d --name lab-registry -p 5000:5000 registry:${reg}`);
@@ -113,12 +113,12 @@ describe('lab', () => {
     assert.match(await must(conn, 'docker exec lab-registry ls /var/lib/registry/docker/registry/v2/repositories/lab'), /selftest/);
     assert.match(await must(conn, 'docker exec lab-registry cat /etc/docker/registry/config.yml'), /rootdirectory: \/var\/lib\/registry/);
 
-    const compose = artifact('image-registry/docker-compose');
+    const compose = artifact('image-registry/docker-compose', 'dockercompose_version');
     await conn.upload(compose, '/usr/local/bin/docker-compose', { mode: 0o755 });
     assert.equal((await must(conn, 'docker-compose version --short')).trim(), '2.20.3');
 
     // keepalived from its image, on the host network, takes the VIP and runs a curl health check.
-    await conn.upload(artifact('image-registry/keepalived'), '/tmp/keepalived.tgz');
+    await conn.upload(artifact('image-registry/keepalived', 'keepalived_version'), '/tmp/keepalived.tgz');
     assert.match(await must(conn, 'docker load -i /tmp/keepalived.tgz'), /Loaded image: osixia\/keepalived:2\.2\.7/);
     const conf = `global_defs {\n  script_user root\n  enable_script_security\n}\nvrrp_script check {\n  script "/usr/bin/curl -fsS -o /dev/null http://127.0.0.1:5000/v2/"\n  interval 2\n  fall 2\n  rise 1\n}\nvrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 77\n  priority 100\n  advert_int 1\n  virtual_ipaddress {\n    ${labFile.vip}/24\n  }\n  track_script {\n    check\n  }\n}\n`;
     await conn.exec(sh`mkdir -p /opt/kk-selftest && cat > /opt/kk-selftest/keepalived.conf`, { sudo: true, stdin: conf });
@@ -144,7 +144,7 @@ describe('lab', () => {
     const node = labFile.nodes[2]!;
     const conn = await labSsh(node, knownHosts);
     // Docker and docker-compose are on node3 from the artifact test above.
-    await conn.upload(artifact('image-registry/harbor'), '/opt/harbor-standin/installer.tgz');
+    await conn.upload(artifact('image-registry/harbor', 'harbor_version'), '/opt/harbor-standin/installer.tgz');
     await must(conn, 'tar -C /opt/harbor-standin -xzf /opt/harbor-standin/installer.tgz && ls /opt/harbor-standin/harbor');
     const listing = await must(conn, 'ls /opt/harbor-standin/harbor');
     for (const f of ['install.sh', 'prepare', 'common.sh', 'harbor.yml.tmpl', 'harbor.v2.10.1.tar.gz']) assert.ok(listing.split('\n').includes(f), `${f} in the installer`);
@@ -167,7 +167,7 @@ describe('lab', () => {
       });
       if (!health.includes('"healthy"')) await new Promise((r) => setTimeout(r, 500));
     }
-    assert.match(health, /^\{"components":.*"status":"healthy"\}$/, health);
+    assert.match(health.trim(), /^\{"components":.*"status":"healthy"\}$/, health);
     await conn.exec(sh`mkdir -p ${`/etc/docker/certs.d/${node.address}`} && cat > ${`/etc/docker/certs.d/${node.address}/ca.crt`}`, { sudo: true, stdin: pki.caCert });
     await conn.exec(sh`docker login -u admin --password-stdin ${node.address}`, { sudo: true, stdin: password });
     await must(conn, `docker tag osixia/keepalived:2.2.7 ${node.address}/library/selftest:1 && docker push ${node.address}/library/selftest:1`);
@@ -189,7 +189,7 @@ describe('lab', () => {
   });
 
   it("docker-compose accepts the project's docker-compose.yml", async () => {
-    const compose = artifact('image-registry/docker-compose');
+    const compose = artifact('image-registry/docker-compose', 'dockercompose_version');
     const env = { ...process.env, POSTGRES_PASSWORD: 'x', KK_CODEC_KEY: 'y', PATH: process.env.PATH };
     const { stdout } = await promisify(execFile)(compose, ['-f', path.resolve(__dirname, '..', 'docker-compose.yml'), 'config', '--services'], { env });
     assert.deepEqual(stdout.trim().split('\n').sort(), ['kk-worker', 'postgresql', 'temporal', 'temporal-ui']);

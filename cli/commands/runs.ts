@@ -4,13 +4,13 @@ import { TASK_QUEUE } from '../../runtime/data-converter';
 import type { KkContext } from '../context';
 import { follow, readMemo, type RunMemo } from '../follow';
 import { hostProgress } from '../progress';
-import { isNodeWorkflowId } from '../run-id';
+import { isChildWorkflowId } from '../run-id';
 
-/** kk's runs (not their per-node children), newest first. */
+/** kk's runs (not their child workflows), newest first. */
 export async function listRuns(ctx: KkContext): Promise<WorkflowExecutionInfo[]> {
   const runs: WorkflowExecutionInfo[] = [];
   for await (const info of ctx.client.workflow.list({ query: `TaskQueue = '${TASK_QUEUE}'` })) {
-    if (!isNodeWorkflowId(info.workflowId)) runs.push(info);
+    if (!isChildWorkflowId(info.workflowId)) runs.push(info);
   }
   return runs.sort((a, b) => b.startTime.getTime() - a.startTime.getTime());
 }

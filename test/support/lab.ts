@@ -41,7 +41,7 @@ export async function labSsh(node: { name: string; address: string }, knownHosts
 
 /** A version the lab built, from its --set string (e.g. `docker_registry_version`). */
 export function labVersion(labFile: LabFile, key: string): string {
-  const m = new RegExp(`(?:^|,)${key}=([^,]+)`).exec(labFile.set['docker-registry']);
+  const m = new RegExp(`(?:^|,)${key}=([^,]+)`).exec(`${labFile.set['docker-registry']},${labFile.set.harbor}`);
   if (!m) throw new Error(`lab.json has no ${key}`);
   return m[1]!;
 }
