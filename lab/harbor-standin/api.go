@@ -76,9 +76,23 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-func idFrom(path, prefix string) (int64, bool) {
+// authedID checks the admin's credential and reads the numeric id after prefix, answering the error itself.
+func (a *app) authedID(w http.ResponseWriter, r *http.Request, path, prefix, what string) (int64, bool) {
+	if !a.requireAuth(w, r) {
+		return 0, false
+	}
 	id, err := strconv.ParseInt(strings.TrimPrefix(path, prefix), 10, 64)
-	return id, err == nil
+	if err != nil {
+		apiError(w, 400, "BAD_REQUEST", "invalid "+what+" id")
+		return 0, false
+	}
+	return id, true
+}
+
+// created answers 201 with the new object's Location, as Harbor does.
+func created(w http.ResponseWriter, format string, id int64) {
+	w.Header().Set("Location", fmt.Sprintf(format, id))
+	w.WriteHeader(http.StatusCreated)
 }
 
 func (a *app) api(w http.ResponseWriter, r *http.Request) {
@@ -189,8 +203,7 @@ func (a *app) projects(w http.ResponseWriter, r *http.Request) {
 		p := &project{ID: a.st.id(), Name: req.ProjectName, Metadata: req.Metadata, CreationTime: time.Now().UTC()}
 		a.st.Projects = append(a.st.Projects, p)
 		a.st.save()
-		w.Header().Set("Location", fmt.Sprintf("/api/v2.0/projects/%d", p.ID))
-		w.WriteHeader(http.StatusCreated)
+		created(w, "/api/v2.0/projects/%d", p.ID)
 	default:
 		apiError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method)
 	}
@@ -277,8 +290,7 @@ func (a *app) registries(w http.ResponseWriter, r *http.Request) {
 		a.st.Registries = append(a.st.Registries, &req)
 		a.st.save()
 		a.st.mu.Unlock()
-		w.Header().Set("Location", fmt.Sprintf("/api/v2.0/registries/%d", req.ID))
-		w.WriteHeader(http.StatusCreated)
+		created(w, "/api/v2.0/registries/%d", req.ID)
 	default:
 		apiError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method)
 	}
@@ -314,12 +326,8 @@ func (a *app) pingRegistry(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) registryByID(w http.ResponseWriter, r *http.Request, p string) {
-	if !a.requireAuth(w, r) {
-		return
-	}
-	id, ok := idFrom(p, "/registries/")
+	id, ok := a.authedID(w, r, p, "/registries/", "registry")
 	if !ok {
-		apiError(w, 400, "BAD_REQUEST", "invalid registry id")
 		return
 	}
 	a.st.mu.Lock()
@@ -422,20 +430,15 @@ func (a *app) policies(w http.ResponseWriter, r *http.Request) {
 		pol.ID, pol.CreationTime = a.st.id(), time.Now().UTC()
 		a.st.Policies = append(a.st.Policies, &pol)
 		a.st.save()
-		w.Header().Set("Location", fmt.Sprintf("/api/v2.0/replication/policies/%d", pol.ID))
-		w.WriteHeader(http.StatusCreated)
+		created(w, "/api/v2.0/replication/policies/%d", pol.ID)
 	default:
 		apiError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method)
 	}
 }
 
 func (a *app) policyByID(w http.ResponseWriter, r *http.Request, p string) {
-	if !a.requireAuth(w, r) {
-		return
-	}
-	id, ok := idFrom(p, "/replication/policies/")
+	id, ok := a.authedID(w, r, p, "/replication/policies/", "policy")
 	if !ok {
-		apiError(w, 400, "BAD_REQUEST", "invalid policy id")
 		return
 	}
 	a.st.mu.Lock()
@@ -518,20 +521,15 @@ func (a *app) executions(w http.ResponseWriter, r *http.Request) {
 		exec := a.startExecution(pol, "manual")
 		a.st.mu.Unlock()
 		go a.replicate(exec, pol, "")
-		w.Header().Set("Location", fmt.Sprintf("/api/v2.0/replication/executions/%d", exec.ID))
-		w.WriteHeader(http.StatusCreated)
+		created(w, "/api/v2.0/replication/executions/%d", exec.ID)
 	default:
 		apiError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method)
 	}
 }
 
 func (a *app) executionByID(w http.ResponseWriter, r *http.Request, p string) {
-	if !a.requireAuth(w, r) {
-		return
-	}
-	id, ok := idFrom(p, "/replication/executions/")
+	id, ok := a.authedID(w, r, p, "/replication/executions/", "execution")
 	if !ok {
-		apiError(w, 400, "BAD_REQUEST", "invalid execution id")
 		return
 	}
 	a.st.mu.Lock()
