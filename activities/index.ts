@@ -10,7 +10,7 @@ import { pullProbe, pushProbe } from './install/verify';
 import type { HostSession } from './ssh/session';
 import { FACTS_SCRIPT, parseFacts } from './facts/gather';
 import { checkArtifactFiles } from './precheck/artifacts';
-import { parseProbe, probeScript, type ProbeSpec } from './precheck/probe';
+import { parseProbe, probeScript, s3HeadCommand, type ProbeSpec } from './precheck/probe';
 import type { HostFacts } from './facts/types';
 import { withHeartbeat } from './heartbeat';
 import { hostFailure, isHostFailure } from './ssh/errors';
@@ -134,7 +134,14 @@ export function createActivities({ pool }: ActivityDeps) {
         const out = await runScript(host, `${FACTS_SCRIPT}\n${probeScript(spec)}`, '@@probe-end', 'precheck probe', signal);
         const facts = parseFacts(out.slice(0, out.indexOf('@@end') + 5));
         // The host read its clock early in the script: compare it with the start of the call.
-        return { facts, clockOffsetSeconds: facts.clock - before / 1000, ...parseProbe(out, spec) };
+        const probe: HostProbe = { facts, clockOffsetSeconds: facts.clock - before / 1000, ...parseProbe(out, spec) };
+        if (spec.s3) {
+          const head = s3HeadCommand(spec.s3);
+          const r = await (await pool.get(host)).exec(head.command, { stdin: head.stdin, timeoutMs: 30_000, signal });
+          const status = Number(r.stdout.trim());
+          probe.s3 = status > 0 ? { status } : { error: r.stderr.trim().split('\n').pop() || `curl exit ${r.code}` };
+        }
+        return probe;
       });
     },
 

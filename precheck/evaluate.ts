@@ -99,6 +99,14 @@ export function hostChecks(input: PrecheckInput, host: string, probe: HostProbe,
     } else add('ports', 'pass', taken.length ? `${taken.join(', ')} held by the existing registry install` : `${input.registryPorts.join(', ')} free`);
   }
 
+  if (isRegistry && input.s3 && probe.s3) {
+    const where = `${input.s3.endpoint}/${input.s3.bucket}`;
+    if (probe.s3.status && probe.s3.status >= 200 && probe.s3.status < 300) add('storage', 'pass', `S3 bucket ${where} answers with the configured keys`);
+    else if (probe.s3.status === 403 || probe.s3.status === 401) add('storage', 'fail', `S3 at ${where} refuses the configured keys (${probe.s3.status})`, 'check image_registry.docker_registry.storage.s3.accesskey and secretkey');
+    else if (probe.s3.status === 404) add('storage', 'fail', `S3 bucket ${input.s3.bucket} does not exist at ${input.s3.endpoint}`, 'create the bucket, or fix image_registry.docker_registry.storage.s3.bucket');
+    else add('storage', 'fail', `cannot reach S3 at ${where}: ${probe.s3.error ?? `HTTP ${probe.s3.status}`}`, 'check image_registry.docker_registry.storage.s3.regionendpoint and the network from the registry hosts');
+  }
+
   const unreachable = Object.entries(probe.reach).filter(([, s]) => s === 'unreachable').map(([target]) => target);
   if (unreachable.length) add('connectivity', 'fail', `cannot reach ${unreachable.join(', ')}`, 'open the network path (firewall, routes) between the inventory hosts');
   else if (Object.keys(probe.reach).length) add('connectivity', 'pass', `reaches ${Object.keys(probe.reach).length} peer ports`);

@@ -67,5 +67,9 @@ export function precheckInput(config: ResolvedConfig): PrecheckInput {
     },
     artifactsByArch,
     artifactErrors,
+    s3:
+      reg.type === 'docker-registry' && driver === 's3' && storage.s3?.regionendpoint && storage.s3.bucket
+        ? { endpoint: storage.s3.regionendpoint, bucket: storage.s3.bucket, region: storage.s3.region, accesskey: storage.s3.accesskey, secretkey: storage.s3.secretkey }
+        : undefined,
   };
 }

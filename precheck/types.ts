@@ -31,8 +31,8 @@ export interface ArtifactNeed {
 }
 
 /**
- * Everything precheck needs, derived from the resolved configuration by the CLI. It holds no registry or storage
- * secret: only whether the storage fields are set. Host connectors travel encrypted like every payload.
+ * Everything precheck needs, derived from the resolved configuration by the CLI. Host connectors and the S3 keys
+ * travel encrypted like every payload.
  */
 export interface PrecheckInput {
   hosts: HostTarget[];
@@ -47,10 +47,20 @@ export interface PrecheckInput {
   /** Path of registry data on the host when storage is local; undefined with object storage or NFS. */
   localDataDir?: string;
   storage: { driver: 'filesystem' | 's3' | 'azure' | 'gcs' | 'none'; nfsMount?: string; missingFields: string[]; drivers: string[] };
+  /** S3 storage with an endpoint: each registry host checks it can reach the bucket with these keys. */
+  s3?: S3Access;
   thresholds: { minMemoryMb: number; minControlPlaneCpus: number; minDataDiskGb: number; maxClockSkewSeconds: number };
   /** Unsupported combination for which artifacts cannot even be named (e.g. a version missing). */
   artifactsByArch: Record<string, ArtifactNeed[]>;
   artifactErrors: Record<string, string>;
+}
+
+export interface S3Access {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accesskey?: string;
+  secretkey?: string;
 }
 
 /** What one host looks like from precheck's read-only probe. */
@@ -66,6 +76,8 @@ export interface HostProbe {
   reach: Record<string, 'open' | 'refused' | 'unreachable'>;
   /** Whether something answers on the VIP from this host, and whether this host holds it. */
   vip?: { answered: boolean; heldHere: boolean; keepalivedHere: boolean };
+  /** HTTP status of a signed HEAD of the S3 bucket from this host, or why there was none. */
+  s3?: { status?: number; error?: string };
 }
 
 export interface ArtifactStatus {

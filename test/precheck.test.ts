@@ -136,6 +136,18 @@ describe('kk precheck image_registry', () => {
     assert.match(failed(report)[0]!.message, /HA docker-registry needs shared storage/);
   });
 
+  it('S3 storage: each registry host reaches the bucket with the keys; a wrong key fails each host\'s storage check', async () => {
+    const s = labFile.s3!;
+    const s3 = (secretkey: string) => `image_registry.docker_registry.storage.s3=${JSON.stringify({ accesskey: s.accesskey, secretkey, region: s.region, bucket: s.bucket, regionendpoint: s.endpoint })}`;
+    const good = await precheck([labFile.set['docker-registry'], s3(s.secretkey)]);
+    assert.deepEqual(failedPairs(good.report), []);
+    assert.match(find(good.report, 'node1', 'storage')[0]!.message, /answers with the configured keys/);
+    const bad = await precheck([labFile.set['docker-registry'], s3('not-the-secret')]);
+    assert.equal(bad.code, 1);
+    assert.deepEqual(failedPairs(bad.report), ['node1:storage', 'node2:storage', 'node3:storage']);
+    assert.match(find(bad.report, 'node2', 'storage')[0]!.message, /refuses the configured keys \(403\)/);
+  });
+
   it('an unreachable node is reported after a few tries, and its peers cannot reach it', async () => {
     assert.equal((await lab(['fault', 'node3', 'partition'])).code, 0);
     try {

@@ -24,7 +24,7 @@ function probeSpecFor(input: PrecheckInput, host: HostTarget): ProbeSpec {
       ...(input.registryHosts.includes(h.name) ? input.registryPorts.map((port) => ({ address: hostAddress(h), port })) : []),
     ]);
   const vip = isRegistry && input.haVip && input.registryHosts.length > 1 ? input.haVip : undefined;
-  return { peers, registryPorts: isRegistry ? input.registryPorts : [], vip };
+  return { peers, registryPorts: isRegistry ? input.registryPorts : [], vip, s3: isRegistry ? input.s3 : undefined };
 }
 
 /**

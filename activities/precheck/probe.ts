@@ -1,9 +1,28 @@
+import type { S3Access } from '../../precheck/types';
 import { raw, sh } from '../ssh/quote';
 
 export interface ProbeSpec {
   peers: { address: string; port: number }[];
   registryPorts: number[];
   vip?: string;
+  s3?: S3Access;
+}
+
+/**
+ * A signed HEAD of the bucket, run with curl on the host; the keys reach curl on stdin (`-K -`), never on a command
+ * line. Returns the command and its stdin.
+ */
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+export function s3HeadCommand(s3: S3Access): { command: string; stdin: string } {
+  const quote = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const url = `${s3.endpoint.replace(/\/$/, '')}/${s3.bucket}`;
+  const lines = [`url = ${quote(url)}`, 'head', 'silent', 'show-error', 'max-time = 10', `write-out = "%{http_code}"`, 'output = "/dev/null"'];
+  if (s3.accesskey && s3.secretkey) {
+    // S3 wants the payload hash header, which curl (7.88) does not add itself: the hash of the empty body.
+    lines.push(`user = ${quote(`${s3.accesskey}:${s3.secretkey}`)}`, `aws-sigv4 = ${quote(`aws:amz:${s3.region}:s3`)}`, `header = "x-amz-content-sha256: ${EMPTY_SHA256}"`);
+  }
+  return { command: 'curl -K -', stdin: `${lines.join('\n')}\n` };
 }
 
 /**
