@@ -62,7 +62,6 @@ export async function ensureNode(index: number, image: string): Promise<LabNode>
     await docker(['rm', '-f', container]);
   }
   if (!state || state.image !== image) {
-    forgetHostKey(address);
     await docker(['run', '-d', '--name', container, '--hostname', name, '--network', NETWORK, '--ip', address, '--label', 'kk-lab=1', ...BOOT_FLAGS, image, '/sbin/init']);
   } else if (!state.running) {
     await docker(['start', container]);
@@ -97,6 +96,20 @@ export async function waitNodeReady(node: LabNode, publicKey: string): Promise<v
     if (Date.now() > deadline) throw new Error(`${node.name}: SSH does not answer on ${node.address}:22`);
     await sleep(500);
   }
+  await pinHostKeys(node);
+}
+
+/**
+ * The lab knows its nodes' host keys through a trusted channel (docker exec, not the network), so `up` pins exactly
+ * those in the lab work dir's known_hosts: a node recreated by another checkout of the project is no surprise to kk.
+ */
+async function pinHostKeys(node: LabNode): Promise<void> {
+  const keys = await docker(['exec', containerName(node.name), 'sh', '-c', 'cat /etc/ssh/ssh_host_*_key.pub']);
+  const file = path.join(LAB_WORKDIR, 'known_hosts');
+  fs.mkdirSync(LAB_WORKDIR, { recursive: true });
+  const others = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter((l) => l && l.split(' ')[0] !== node.address && l.split(' ')[0] !== `[${node.address}]:22`) : [];
+  const pins = keys.split('\n').filter(Boolean).map((l) => `${node.address} ${l.split(' ').slice(0, 2).join(' ')}`);
+  fs.writeFileSync(file, [...others, ...pins].join('\n') + '\n', { mode: 0o600 });
 }
 
 export function sshOk(address: string): Promise<boolean> {
@@ -107,14 +120,6 @@ export function sshOk(address: string): Promise<boolean> {
 export async function existingNodes(): Promise<string[]> {
   const out = await docker(['ps', '-a', '--filter', 'label=kk-lab=1', '--format', '{{.Names}}']).catch(() => '');
   return out.split('\n').map((n) => n.trim()).filter((n) => /^kk-lab-node\d+$/.test(n)).map((n) => n.replace(/^kk-lab-/, ''));
-}
-
-/** A recreated node has new host keys: the lab work dir's known_hosts must not refuse it. */
-function forgetHostKey(address: string): void {
-  const file = path.join(LAB_WORKDIR, 'known_hosts');
-  if (!fs.existsSync(file)) return;
-  const kept = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.split(' ')[0] !== address && l.split(' ')[0] !== `[${address}]:22`);
-  fs.writeFileSync(file, kept.join('\n'));
 }
 
 export async function removeNode(name: string): Promise<void> {
