@@ -13,7 +13,7 @@ import { LAB_KEY } from '../lab/paths';
 import { registryConfig } from '../registry/render';
 import type { InitRegistryReport } from '../registry/types';
 import { kk } from './support/kk';
-import { lab, labSsh, labUp, labVersion } from './support/lab';
+import { lab, labSsh, labUp, labVersion, resetNodes } from './support/lab';
 
 /** `kk init registry` with image_registry.type=docker-registry on the lab: one node, HA on S3, re-run, configs. */
 let labFile: LabFile;
@@ -81,12 +81,12 @@ before(async () => {
   labFile = await labUp(3);
   reg = labVersion(labFile, 'docker_registry_version');
   // Fresh hosts: nothing installed by earlier tests or runs.
-  for (const n of labFile.nodes) assert.equal((await lab(['reset', n.name])).code, 0);
+  await resetNodes(labFile);
 });
 
 after(async () => {
-  // Later test files expect fresh hosts and a free VIP.
-  for (const n of labFile.nodes) await lab(['reset', n.name]);
+  // Leave fresh hosts and a free VIP behind.
+  await resetNodes(labFile);
   await kk(['server', 'stop', '--workdir', workdir]);
 });
 

@@ -15,7 +15,7 @@ import { sha256File } from '../activities/ssh/file-hash';
 import type { LabFile } from '../lab/lab-file';
 import { ensureRegistryPki } from '../pki';
 import { LAB_BINARY_DIR, PASSWORD_USER } from '../lab/paths';
-import { lab, labKnownHosts, labSsh, labUp, labVersion } from './support/lab';
+import { lab, labKnownHosts, labSsh, labUp, labVersion, resetNodes } from './support/lab';
 import { s3Request } from './support/s3';
 
 /** The lab's self-test: nodes, SSH, the free VIP, every artifact loaded and started in a node's Docker, every fault. */
@@ -46,6 +46,8 @@ async function tcpOpen(address: string, port: number, timeoutMs = 2000): Promise
 
 before(async () => {
   labFile = await labUp(3);
+  // Fresh hosts: no registry, no keepalived, the VIP free.
+  await resetNodes(labFile);
 });
 
 after(async () => {

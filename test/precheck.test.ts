@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { LabFile } from '../lab/lab-file';
 import type { CheckResult, PrecheckReport } from '../precheck/types';
 import { kk } from './support/kk';
-import { lab, labUp, labVersion } from './support/lab';
+import { lab, labUp, labVersion, resetNodes } from './support/lab';
 
 /** `kk precheck image_registry` on the lab: a healthy lab passes; each fault fails exactly the check it should. */
 let labFile: LabFile;
@@ -25,6 +25,8 @@ const find = (report: PrecheckReport, host: string | null, check: string): Check
 
 before(async () => {
   labFile = await labUp(3);
+  // Fresh hosts: no registry, no keepalived, the VIP free.
+  await resetNodes(labFile);
 });
 
 after(async () => {

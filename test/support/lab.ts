@@ -22,6 +22,14 @@ export function lab(args: string[]): Promise<{ code: number | null; stdout: stri
   });
 }
 
+/** Recreates every node from the image: fresh hosts, whatever ran on them before (e.g. `npm run demo`). */
+export async function resetNodes(labFile: LabFile): Promise<void> {
+  for (const n of labFile.nodes) {
+    const r = await lab(['reset', n.name]);
+    if (r.code !== 0) throw new Error(`lab reset ${n.name} failed: ${r.stderr}`);
+  }
+}
+
 /** Brings the lab up (idempotent) and returns lab.json. */
 export async function labUp(nodes = 3): Promise<LabFile> {
   const r = await lab(['up', '--nodes', String(nodes)]);
