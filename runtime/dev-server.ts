@@ -90,16 +90,7 @@ export async function ensureDevServer(workdir: string, options: { ui?: boolean }
     }
   }
   try {
-    // The dev server has been seen to exit during its first schema setup on a busy machine (an SQLite I/O error);
-    // a second start on the same database works, so a start that dies is retried.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await startDevServer(workdir, { ui: options.ui ?? true, detached: true });
-      } catch (err) {
-        if (attempt >= 3 || !/exited while starting/.test((err as Error).message)) throw err;
-        fs.appendFileSync(path.join(dir, 'server.log'), `kk: the dev server exited while starting (attempt ${attempt}); starting it again\n`);
-      }
-    }
+    return await startDevServer(workdir, { ui: options.ui ?? true, detached: true });
   } finally {
     fs.rmSync(lock, { force: true });
   }
