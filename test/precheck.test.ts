@@ -30,6 +30,8 @@ before(async () => {
 });
 
 after(async () => {
+  // The CLI started the lab work dir's dev server in the background; stop it.
+  await kk(['server', 'stop', '--workdir', labFile.workdir]);
   await lab(['fault', 'node3', 'heal']);
   await lab(['exec', 'node2', '--', 'systemctl', 'stop', 'kk-test-port']);
 });
