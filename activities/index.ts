@@ -17,25 +17,19 @@ import { hostFailure, isHostFailure } from './ssh/errors';
 import type { SessionPool } from './ssh/pool';
 import { tail } from './ssh/session';
 
+/** Runs a read-only script as root and returns its output, which must reach `endMarker`. */
+async function readScript(session: HostSession, script: string, endMarker: string, what: string, signal: AbortSignal): Promise<string> {
+  const r = await session.exec(script, { sudo: true, timeoutMs: 120_000, signal });
+  if (!r.stdout.includes(endMarker)) throw hostFailure('SshConnectionLost', `${session.target.name}: ${what} failed: ${tail(r.stderr, 500) || `exit ${r.code}`}`);
+  return r.stdout;
+}
+
 export interface ActivityDeps {
   pool: SessionPool;
 }
 
 /** Activities are built by a factory so the worker hands them its SSH pool (and tests a pool of their own). */
 export function createActivities({ pool }: ActivityDeps) {
-  /** Runs a read-only script on a host; a broken or timed-out connection is dropped so the retry reconnects. */
-  async function runScript(host: HostTarget, script: string, endMarker: string, what: string, signal: AbortSignal): Promise<string> {
-    const session = await pool.get(host);
-    try {
-      const r = await session.exec(script, { sudo: true, timeoutMs: 120_000, signal });
-      if (!r.stdout.includes(endMarker)) throw hostFailure('SshConnectionLost', `${host.name}: ${what} failed: ${tail(r.stderr, 500) || `exit ${r.code}`}`);
-      return r.stdout;
-    } catch (err) {
-      if (isHostFailure(err) && !err.nonRetryable) pool.evict(host);
-      throw err;
-    }
-  }
-
   /**
    * Runs a step on a host with heartbeats carrying its progress; a connection that broke or timed out is dropped so
    * the retry reconnects.
@@ -124,20 +118,20 @@ export function createActivities({ pool }: ActivityDeps) {
 
     /** Reads what a host is: OS, arch, resources, interfaces, docker, existing registry units, clock. */
     async gatherFacts(host: HostTarget): Promise<HostFacts> {
-      return withHeartbeat(async (signal) => parseFacts(await runScript(host, FACTS_SCRIPT, '@@end', 'facts script', signal)));
+      return onHost(host, async (session, _p, signal) => parseFacts(await readScript(session, FACTS_SCRIPT, '@@end', 'facts script', signal)));
     },
 
     /** Precheck's look at a host: facts plus listening ports, reach to peers, the VIP; changes nothing. */
     async probeHost(host: HostTarget, spec: ProbeSpec): Promise<HostProbe> {
-      return withHeartbeat(async (signal) => {
+      return onHost(host, async (session, _p, signal) => {
         const before = Date.now();
-        const out = await runScript(host, `${FACTS_SCRIPT}\n${probeScript(spec)}`, '@@probe-end', 'precheck probe', signal);
+        const out = await readScript(session, `${FACTS_SCRIPT}\n${probeScript(spec)}`, '@@probe-end', 'precheck probe', signal);
         const facts = parseFacts(out.slice(0, out.indexOf('@@end') + 5));
         // The host read its clock early in the script: compare it with the start of the call.
         const probe: HostProbe = { facts, clockOffsetSeconds: facts.clock - before / 1000, ...parseProbe(out, spec) };
         if (spec.s3) {
           const head = s3HeadCommand(spec.s3);
-          const r = await (await pool.get(host)).exec(head.command, { stdin: head.stdin, timeoutMs: 30_000, signal });
+          const r = await session.exec(head.command, { stdin: head.stdin, timeoutMs: 30_000, signal });
           const status = Number(r.stdout.trim());
           probe.s3 = status > 0 ? { status } : { error: r.stderr.trim().split('\n').pop() || `curl exit ${r.code}` };
         }

@@ -35,16 +35,20 @@ export function registryEndpoint(vars: Variables, registryHosts: readonly HostTa
   const httpsPort = vars.image_registry.https_port ?? (!plainHttp ? named?.port : undefined) ?? 443;
   const httpPort = vars.image_registry.http_port ?? (plainHttp ? named?.port : undefined) ?? 80;
   const port = plainHttp ? httpPort : httpsPort;
-  const isDefault = port === (plainHttp ? 80 : 443);
-  const hostForUrl = host && host.includes(':') ? `[${host}]` : host;
   return {
     host,
     httpPort,
     httpsPort,
     plainHttp,
     scheme: plainHttp ? 'http' : 'https',
-    address: hostForUrl === undefined ? undefined : isDefault ? hostForUrl : `${hostForUrl}:${port}`,
+    address: host === undefined ? undefined : registryAddress(host, port, plainHttp),
   };
+}
+
+/** `host` or `host:port` (IPv6 in brackets), the port left out when it is the scheme's default: a registry's name. */
+export function registryAddress(host: string, port: number, plainHttp: boolean): string {
+  const h = host.includes(':') ? `[${host}]` : host;
+  return port === (plainHttp ? 80 : 443) ? h : `${h}:${port}`;
 }
 
 /** KubeKey's `binary_type`: the artifact arch for a `uname -m`, or undefined for an unsupported one. */

@@ -126,4 +126,3 @@ export async function removeNode(name: string): Promise<void> {
   await docker(['rm', '-f', containerName(name)]);
 }
 
-export { run };

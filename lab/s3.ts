@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ARTIFACT_CACHE, contentKey, debianPackage } from './artifacts/common';
 import { docker, dockerOk } from './docker-engine';
+import { goBinary, goBuildEnv } from './go';
 import type { LabFile } from './lab-file';
 import { CACHE_DIR, NETWORK, S3_ADDRESS } from './paths';
 import { log, run, sleep } from './process';
@@ -17,11 +18,8 @@ async function versitygwBinary(): Promise<string> {
   const bin = path.join(ARTIFACT_CACHE, 'versitygw-v1.8.0');
   if (fs.existsSync(bin)) return bin;
   log('building versitygw from its Go module (about a minute, once)');
-  const go = ['/usr/local/go/bin/go', '/usr/bin/go'].find((g) => fs.existsSync(g)) ?? 'go';
   const gobin = path.join(CACHE_DIR, 'go', 'bin');
-  await run(go, ['install', '-trimpath', '-ldflags', '-s -w', VERSITYGW], {
-    env: { ...process.env, GOPATH: path.join(CACHE_DIR, 'go'), GOBIN: gobin, GOFLAGS: '-modcacherw', CGO_ENABLED: '0', GOTOOLCHAIN: 'local' },
-  });
+  await run(goBinary(), ['install', '-trimpath', '-ldflags', '-s -w', VERSITYGW], { env: goBuildEnv({ GOBIN: gobin }) });
   fs.copyFileSync(path.join(gobin, 'versitygw'), bin);
   fs.chmodSync(bin, 0o755);
   return bin;

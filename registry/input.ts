@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import { resolveArtifact } from '../config/artifacts';
-import { registryEndpoint } from '../config/derived';
+import { registryAddress, registryEndpoint } from '../config/derived';
 import { ConfigError } from '../config/errors';
 import { hostAddress } from '../config/hosts';
 import { groupHosts, type ResolvedConfig } from '../config/load';
@@ -12,11 +12,6 @@ import { ensureRegistryPki } from '../pki';
 import { precheckInput } from '../precheck/input';
 import { registryConfig, storageDriver } from './render';
 import type { ArchArtifacts, InitRegistryInput, RegistryNodeInput } from './types';
-
-function withPort(host: string, port: number, defaultPort: number): string {
-  const h = host.includes(':') ? `[${host}]` : host;
-  return port === defaultPort ? h : `${h}:${port}`;
-}
 
 /** The artifacts of one arch, when all of them resolve (precheck reports the ones that do not). */
 function archArtifacts(config: ResolvedConfig, withKeepalived: boolean): Record<string, ArchArtifacts> {
@@ -47,7 +42,6 @@ export async function initRegistryInput(config: ResolvedConfig): Promise<InitReg
   if (!hosts.length) throw new ConfigError(['spec.groups.image_registry: no hosts: list the registry hosts there (nothing would be installed)']);
   const endpoint = registryEndpoint(vars, hosts);
   const port = endpoint.plainHttp ? endpoint.httpPort : endpoint.httpsPort;
-  const defaultPort = endpoint.plainHttp ? 80 : 443;
   const ha = reg.ha_vip && hosts.length > 1 ? reg.ha_vip : undefined;
 
   // Every name and address a client may use: the endpoint, the VIP, each registry host's name and addresses, loopback.
@@ -60,7 +54,7 @@ export async function initRegistryInput(config: ResolvedConfig): Promise<InitReg
   const gcsKeyfile = driver === 'gcs' && reg.docker_registry.storage.gcs?.keyfile ? reg.docker_registry.storage.gcs.keyfile : undefined;
   if (gcsKeyfile && !fs.existsSync(gcsKeyfile)) throw new ConfigError([`image_registry.docker_registry.storage.gcs.keyfile: ${gcsKeyfile} does not exist on this machine`]);
 
-  const trustNames = [...new Set([endpoint.address!, ...hosts.map((h) => withPort(hostAddress(h), port, defaultPort))])];
+  const trustNames = [...new Set([endpoint.address!, ...hosts.map((h) => registryAddress(hostAddress(h), port, endpoint.plainHttp))])];
   const artifacts = archArtifacts(config, Boolean(ha));
   const nodes: RegistryNodeInput[] = hosts.map((host) => ({
     host,

@@ -9,8 +9,10 @@ import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { distributionBinary } from '../lab/artifacts/distribution';
+import { goBinary, goBuildEnv } from '../lab/go';
 import { ensureRegistryPki } from '../pki';
-import { freePort, waitForPort } from './support/sshd';
+import { freePort } from '../runtime/dev-server';
+import { waitForPort } from './support/sshd';
 
 /**
  * The lab's Harbor stand-in, on loopback: two stand-ins, each in front of a real distribution registry, TLS verified
@@ -75,8 +77,7 @@ before(async () => {
   fs.writeFileSync(path.join(dir, 'server.crt'), pki.serverCert);
   fs.writeFileSync(path.join(dir, 'server.key'), pki.serverKey);
   const standin = path.join(dir, 'harbor-standin');
-  const go = ['/usr/local/go/bin/go', '/usr/bin/go'].find((g) => fs.existsSync(g)) ?? 'go';
-  await promisify(execFile)(go, ['build', '-o', standin, '.'], { cwd: path.join(__dirname, '..', 'lab', 'harbor-standin'), env: { ...process.env, CGO_ENABLED: '0' } });
+  await promisify(execFile)(goBinary(), ['build', '-o', standin, '.'], { cwd: path.join(__dirname, '..', 'lab', 'harbor-standin'), env: goBuildEnv() });
   const registryBin = await distributionBinary();
   for (const name of ['a', 'b']) {
     const regPort = await freePort();

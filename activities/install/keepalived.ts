@@ -1,9 +1,7 @@
 import { composeUnit, KEEPALIVED_DIR, keepalivedCompose, keepalivedConf, type KeepalivedSettings } from '../../registry/render';
-import { describeHost } from '../../config/hosts';
-import { hostFailure } from '../ssh/errors';
 import { command, sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
-import { ensureImage, mustRun, putFile } from './remote';
+import { ensureImage, mustRun, putFile, waitAnswers } from './remote';
 
 export const KEEPALIVED_UNIT = 'kk-keepalived.service';
 
@@ -42,15 +40,8 @@ export async function deployKeepalived(
  */
 export async function waitVipServes(session: HostSession, vip: string, url: string, caPath: string, signal: AbortSignal, timeoutMs = 90_000): Promise<string> {
   await session.exec(sh`ip neigh flush to ${vip} 2>/dev/null || true`, { sudo: true, timeoutMs: 15_000 });
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    const r = await session.exec(sh`curl -sS --max-time 5 --cacert ${caPath} -o /dev/null -w '%{http_code}' ${url}`, { sudo: true, timeoutMs: 15_000, signal });
-    last = r.stdout.trim() || r.stderr.trim();
-    if (last === '200' || last === '401') return 'serves';
-    await new Promise((res) => setTimeout(res, 1000));
-  }
-  throw hostFailure('SshTimeout', `${describeHost(session.target)}: ${url} through the VIP did not answer within ${timeoutMs / 1000}s; last: ${last}`);
+  await waitAnswers(session, url, caPath, signal, timeoutMs);
+  return 'serves';
 }
 
 /** Whether this node holds the VIP now. */

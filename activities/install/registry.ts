@@ -1,11 +1,9 @@
-import { describeHost } from '../../config/hosts';
 import { registryLayout } from '../../registry/layout';
 import { composeUnit, registryCompose } from '../../registry/render';
 import type { RegistryNodeInput } from '../../registry/types';
-import { hostFailure } from '../ssh/errors';
 import { command, sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
-import { ensureImage, mustRun, putFile } from './remote';
+import { ensureImage, mustRun, putFile, waitAnswers } from './remote';
 
 export const REGISTRY_UNIT = 'docker-registry.service';
 
@@ -73,14 +71,9 @@ export async function waitRegistryHealthy(session: HostSession, input: RegistryN
   const scheme = input.plainHttp ? 'http' : 'https';
   const host = input.address.includes(':') ? `[${input.address}]` : input.address;
   const url = `${scheme}://${host}:${input.port}/v2/`;
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    const r = await session.exec(sh`curl -sS --max-time 5 --cacert ${`${layout.ssl}/ca.crt`} -o /dev/null -w '%{http_code}' ${url}`, { sudo: true, timeoutMs: 15_000, signal });
-    last = r.stdout.trim() || r.stderr.trim();
-    if (last === '200' || last === '401') return 'healthy';
-    await new Promise((res) => setTimeout(res, 1000));
-  }
-  const logs = (await session.exec(`docker logs --tail 5 docker-registry 2>&1`, { sudo: true, timeoutMs: 15_000 })).stdout.trim();
-  throw hostFailure('SshTimeout', `${describeHost(session.target)}: registry at ${url} not healthy after ${timeoutMs / 1000}s; last answer: ${last || 'none'}; container log: ${logs}`);
+  await waitAnswers(session, url, `${layout.ssl}/ca.crt`, signal, timeoutMs, async () => {
+    const logs = (await session.exec(`docker logs --tail 5 docker-registry 2>&1`, { sudo: true, timeoutMs: 15_000 })).stdout.trim();
+    return `; container log: ${logs}`;
+  });
+  return 'healthy';
 }

@@ -32,6 +32,22 @@ export async function putFile(session: HostSession, path: string, content: strin
   return r.stdout.trim() === 'changed';
 }
 
+/**
+ * Waits until `url` answers 200 or 401 from this host, over TLS verified with the CA at `caPath` (never -k);
+ * a timeout names the host, the URL and the last answer. `extra` adds context to that message.
+ */
+export async function waitAnswers(session: HostSession, url: string, caPath: string, signal: AbortSignal, timeoutMs: number, extra: () => Promise<string> = async () => ''): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const r = await session.exec(sh`curl -sS --max-time 5 --cacert ${caPath} -o /dev/null -w '%{http_code}' ${url}`, { sudo: true, timeoutMs: 15_000, signal });
+    last = r.stdout.trim() || r.stderr.trim();
+    if (last === '200' || last === '401') return;
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  throw hostFailure('SshTimeout', `${describeHost(session.target)}: ${url} did not answer within ${timeoutMs / 1000}s; last answer: ${last || 'none'}${await extra()}`);
+}
+
 /** Uploads an image tarball (resumable, skipped when the host has it) and loads it unless Docker already has the image. */
 export async function ensureImage(
   session: HostSession,

@@ -1,16 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CACHE_DIR } from '../paths';
+import { goBinary, goBuildEnv } from '../go';
 import { log, run } from '../process';
 import { ARTIFACT_CACHE, placeArtifact } from './common';
 
 export const COMPOSE_VERSION = 'v2.20.3';
 const MODULE = 'github.com/docker/compose/v2';
-
-function goBinary(): string {
-  for (const candidate of ['/usr/local/go/bin/go', '/usr/bin/go']) if (fs.existsSync(candidate)) return candidate;
-  return 'go';
-}
 
 /**
  * docker-compose v2 built from its Go module at the seed's version. `go install` refuses the module (its go.mod has
@@ -20,7 +16,7 @@ export async function composeBinary(): Promise<{ version: string }> {
   const cached = path.join(ARTIFACT_CACHE, `docker-compose-${COMPOSE_VERSION}-linux-amd64`);
   if (!fs.existsSync(cached)) {
     const go = goBinary();
-    const env = { ...process.env, GOPATH: path.join(CACHE_DIR, 'go'), GOFLAGS: '-modcacherw', CGO_ENABLED: '0', GOTOOLCHAIN: 'local' };
+    const env = goBuildEnv();
     log(`building docker-compose ${COMPOSE_VERSION} from its Go module (a few minutes, once)`);
     const info = JSON.parse(await run(go, ['mod', 'download', '-json', `${MODULE}@${COMPOSE_VERSION}`], { env })) as { Dir: string };
     const src = path.join(CACHE_DIR, 'build', `compose-${COMPOSE_VERSION}`);

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CACHE_DIR } from '../paths';
+import { goBinary, goBuildEnv } from '../go';
 import { log, run } from '../process';
 import { ARTIFACT_CACHE } from './common';
 
@@ -68,8 +69,8 @@ export async function distributionBinary(): Promise<string> {
   fs.writeFileSync(path.join(src, 'letsencrypt', 'go.mod'), 'module rsc.io/letsencrypt\n\ngo 1.20\n');
   fs.writeFileSync(path.join(src, 'go.mod'), GO_MOD);
   fs.writeFileSync(path.join(src, 'main.go'), MAIN);
-  const go = ['/usr/local/go/bin/go', '/usr/bin/go'].find((g) => fs.existsSync(g)) ?? 'go';
-  const env = { ...process.env, GOPATH: path.join(CACHE_DIR, 'go'), GOFLAGS: '-modcacherw', CGO_ENABLED: '0', GOTOOLCHAIN: 'local' };
+  const go = goBinary();
+  const env = goBuildEnv();
   await run(go, ['mod', 'tidy'], { env, cwd: src });
   await run(go, ['get', 'github.com/bshuster-repo/logrus-logstash-hook@v0.4.1'], { env, cwd: src });
   await run(go, ['build', '-trimpath', '-ldflags', `-s -w -X github.com/docker/distribution/version.Version=v${DISTRIBUTION_VERSION}`, '-o', `${bin}.tmp`, '.'], { env, cwd: src });

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { docker, dockerEnv, dockerOk } from '../docker-engine';
-import { CACHE_DIR, PROJECT } from '../paths';
+import { goBinary, goBuildEnv } from '../go';
+import { PROJECT } from '../paths';
 import { log, run } from '../process';
 import { ARTIFACT_CACHE, contentKey, debianPackage, imageTarball, placeArtifact, sha256OfFile } from './common';
 
@@ -25,11 +26,7 @@ export async function harborInstaller(registryImageTarball: string, registryVers
     fs.rmSync(work, { recursive: true, force: true });
     const root = path.join(work, 'core-root');
     fs.mkdirSync(path.join(root, 'harbor'), { recursive: true });
-    const go = ['/usr/local/go/bin/go', '/usr/bin/go'].find((g) => fs.existsSync(g)) ?? 'go';
-    await run(go, ['build', '-trimpath', '-ldflags', `-s -w -X main.version=${HARBOR_VERSION}`, '-o', path.join(root, 'harbor', 'harbor-standin'), '.'], {
-      cwd: SOURCE,
-      env: { ...process.env, CGO_ENABLED: '0', GOPATH: path.join(CACHE_DIR, 'go'), GOFLAGS: '-modcacherw', GOTOOLCHAIN: 'local' },
-    });
+    await run(goBinary(), ['build', '-trimpath', '-ldflags', `-s -w -X main.version=${HARBOR_VERSION}`, '-o', path.join(root, 'harbor', 'harbor-standin'), '.'], { cwd: SOURCE, env: goBuildEnv() });
     fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
     fs.copyFileSync(path.join(busybox.dir, 'bin/busybox'), path.join(root, 'bin/busybox'));
     fs.chmodSync(path.join(root, 'bin/busybox'), 0o755);

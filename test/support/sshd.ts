@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from '../../runtime/dev-server';
 
 /** A real OpenSSH server on loopback, started by the tests themselves (root, on a machine with openssh-server). */
 export interface TestSshd {
@@ -16,16 +17,7 @@ export interface TestSshd {
 
 export const SUDO_USER = 'kktest';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+export { freePort };
 
 export function generateKey(dir: string, name: string): string {
   const file = path.join(dir, name);
