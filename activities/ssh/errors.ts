@@ -10,6 +10,8 @@ export const NON_RETRYABLE = {
   HostKeyMismatch: 'HostKeyMismatch',
   PermissionDenied: 'PermissionDenied',
   InvalidInput: 'InvalidInput',
+  /** A remote command ran and exited non-zero for a reason a retry does not change (bad config, a refused value). */
+  CommandFailed: 'CommandFailed',
 } as const;
 
 export const RETRYABLE = {
@@ -17,6 +19,8 @@ export const RETRYABLE = {
   SshConnectionLost: 'SshConnectionLost',
   SshTimeout: 'SshTimeout',
   UploadCorrupt: 'UploadCorrupt',
+  /** Something is still coming up (a daemon starting, a VIP not yet elected): waiting may fix it. */
+  NotReady: 'NotReady',
 } as const;
 
 export type FailureType = keyof typeof NON_RETRYABLE | keyof typeof RETRYABLE;
