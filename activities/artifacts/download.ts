@@ -12,10 +12,23 @@ export interface DownloadResult {
   resumedFrom: number;
 }
 
-/** The hash published beside a URL (`<url>.sha256`, as `sha256sum` writes it), when the server has one. */
+/**
+ * The hash published beside a URL (`<url>.sha256`, as `sha256sum` writes it). Only a 404 (or 410) means "no hash
+ * published"; a network error or any other status is a retryable failure, since treating it as "no hash" would
+ * silently skip the check.
+ */
 async function publishedSha256(url: string, signal?: AbortSignal): Promise<string | undefined> {
-  const res = await fetch(`${url}.sha256`, { signal }).catch(() => undefined);
-  if (!res?.ok) return undefined;
+  const res = await fetch(`${url}.sha256`, { signal }).catch((err: Error) => {
+    throw hostFailure('SshUnreachable', `cannot fetch ${url}.sha256 (${err.message}); it is tried again`);
+  });
+  if (res.status === 404 || res.status === 410) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw hostFailure('SshUnreachable', `cannot fetch ${url}.sha256: HTTP ${res.status}; it is tried again`);
+  }
   return /^([0-9a-f]{64})\b/i.exec((await res.text()).trim())?.[1]?.toLowerCase();
 }
 
@@ -34,10 +47,17 @@ export async function downloadArtifact(url: string, localPath: string, options: 
   fs.mkdirSync(path.dirname(localPath), { recursive: true });
   const part = `${localPath}.part`;
   let offset = fs.existsSync(part) ? fs.statSync(part).size : 0;
-  const res = await fetch(url, { headers: offset ? { range: `bytes=${offset}-` } : {}, signal: options.signal }).catch((err: Error) => {
-    throw hostFailure('SshUnreachable', `download of ${url} failed: ${err.message}`);
-  });
-  if (res.status === 416) offset = 0; // the partial file is not a prefix of this one any more
+  let res = await get(url, offset, options.signal);
+  if (res.status === 416) {
+    await res.body?.cancel();
+    // The server has nothing past our offset: when its size is exactly what we hold, the part is complete (a
+    // previous attempt stopped between the last byte and the rename); otherwise the part is not a prefix of this file.
+    const size = /^bytes \*\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1];
+    if (size !== undefined && Number(size) === offset) return finish(url, part, localPath, expected, 0, offset);
+    fs.rmSync(part, { force: true });
+    offset = 0;
+    res = await get(url, 0, options.signal);
+  }
   if (!res.ok && res.status !== 206) {
     const type = res.status === 404 || res.status === 403 ? 'InvalidInput' : 'SshUnreachable';
     throw hostFailure(type, `download of ${url} failed: HTTP ${res.status}`);
@@ -59,6 +79,17 @@ export async function downloadArtifact(url: string, localPath: string, options: 
     throw hostFailure('SshConnectionLost', `download of ${url} interrupted at ${offset + fetched} bytes (${(err as Error).message}); it resumes from there`);
   }
   await new Promise<void>((r) => out.end(() => r()));
+  return finish(url, part, localPath, expected, fetched, resumedFrom);
+}
+
+function get(url: string, offset: number, signal?: AbortSignal): Promise<Response> {
+  return fetch(url, { headers: offset ? { range: `bytes=${offset}-` } : {}, signal }).catch((err: Error) => {
+    throw hostFailure('SshUnreachable', `download of ${url} failed: ${err.message}`);
+  });
+}
+
+/** Checks a complete `.part` against the published hash, then moves it into place with its `.sha256` beside it. */
+async function finish(url: string, part: string, localPath: string, expected: string | undefined, fetched: number, resumedFrom: number): Promise<DownloadResult> {
   const actual = await hashOf(part);
   if (expected && expected !== actual) {
     fs.rmSync(part, { force: true });
