@@ -19,8 +19,11 @@ export interface ParsedArgs {
 const WITH_VALUE = new Set(['inventory', 'config', 'set', 'workdir', 'output']);
 const SHORT: Record<string, string> = { i: 'inventory', c: 'config', o: 'output', h: 'help' };
 
-/** KubeKey's flags: -i/--inventory, -c/--config, --set (repeatable), --workdir, plus --output and command flags. */
-export function parseArgs(argv: readonly string[], commandFlags: ReadonlySet<string> = new Set()): ParsedArgs {
+/**
+ * KubeKey's flags: -i/--inventory, -c/--config, --set (repeatable), --workdir, plus --output and command flags.
+ * Command flags in `valueFlags` take a value (`--local-host a` or `--local-host=a`); repeated, the values join with commas.
+ */
+export function parseArgs(argv: readonly string[], commandFlags: ReadonlySet<string> = new Set(), valueFlags: ReadonlySet<string> = new Set()): ParsedArgs {
   const words: string[] = [];
   const options: GlobalOptions = { sets: [], output: 'text', help: false, flags: {} };
   const problems: string[] = [];
@@ -62,6 +65,19 @@ export function parseArgs(argv: readonly string[], commandFlags: ReadonlySet<str
         if (value !== 'text' && value !== 'json') problems.push(`--output: "${value}" is not text or json`);
         else options.output = value;
       } else (options as unknown as Record<string, string>)[name] = value;
+      continue;
+    }
+    if (valueFlags.has(name)) {
+      if (value === undefined) {
+        value = argv[i + 1];
+        if (value === undefined || value.startsWith('-')) {
+          problems.push(`${arg}: needs a value`);
+          continue;
+        }
+        i++;
+      }
+      const before = options.flags[name];
+      options.flags[name] = typeof before === 'string' ? `${before},${value}` : value;
       continue;
     }
     if (commandFlags.has(name)) {

@@ -6,9 +6,20 @@ import { readOrCreateSecret } from '../config/secrets';
 const ENCODING = 'binary/encrypted';
 const KEY_ID = 'encryption-key-id';
 
+/** Thrown for a payload this process will not read; its message names why, never the payload. */
+export class PayloadRefused extends Error {
+  override name = 'PayloadRefused';
+}
+
 /**
  * Encrypts every payload (workflow and activity inputs and results, heartbeats, memo, failure messages) with
  * AES-256-GCM, so inventory passwords and keys never reach the server's history in clear.
+ *
+ * Decoding refuses every payload that is not encrypted with this key: GCM's tag proves the sender held the key, so a
+ * workflow started by anyone else on the task queue (the embedded server listens without auth) cannot hand a worker
+ * hosts or file contents. What Temporal itself writes unencrypted never reaches this codec: search attributes and
+ * headers are not payload-codec'd, and server-made failures (timeouts, termination) carry their message in clear
+ * without encoded attributes.
  */
 export class AesGcmCodec implements PayloadCodec {
   readonly keyId: string;
@@ -30,14 +41,23 @@ export class AesGcmCodec implements PayloadCodec {
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => {
-      if (Buffer.from(payload.metadata?.encoding ?? []).toString() !== ENCODING) return payload;
+      const encoding = Buffer.from(payload.metadata?.encoding ?? []).toString();
+      if (encoding !== ENCODING) {
+        throw new PayloadRefused(`refused a payload that is not encrypted with kk's key (encoding ${JSON.stringify(encoding.slice(0, 40))}): only a kk holding the same key (KK_CODEC_KEY, or <workdir>/secrets/payload-codec.key) may start or feed kk's workflows`);
+      }
       const keyId = Buffer.from(payload.metadata?.[KEY_ID] ?? []).toString();
-      if (keyId !== this.keyId) throw new Error(`payload was encrypted with key ${keyId}, this process has ${this.keyId} (set KK_CODEC_KEY to the same key everywhere)`);
+      if (keyId !== this.keyId) throw new PayloadRefused(`payload was encrypted with key ${keyId.slice(0, 16)}, this process has ${this.keyId} (set KK_CODEC_KEY to the same key everywhere)`);
       const data = Buffer.from(payload.data ?? []);
-      const decipher = createDecipheriv('aes-256-gcm', this.key, data.subarray(0, 12));
-      decipher.setAuthTag(data.subarray(data.length - 16));
-      const plain = Buffer.concat([decipher.update(data.subarray(12, data.length - 16)), decipher.final()]);
-      return temporal.api.common.v1.Payload.decode(plain) as Payload;
+      if (data.length < 12 + 16) throw new PayloadRefused('refused an encrypted payload too short to hold its nonce and tag');
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', this.key, data.subarray(0, 12));
+        decipher.setAuthTag(data.subarray(data.length - 16));
+        const plain = Buffer.concat([decipher.update(data.subarray(12, data.length - 16)), decipher.final()]);
+        return temporal.api.common.v1.Payload.decode(plain) as Payload;
+      } catch {
+        // A key id can be copied; only the tag proves the sender had the key.
+        throw new PayloadRefused('refused an encrypted payload whose authentication tag does not verify with this key');
+      }
     });
   }
 }

@@ -1,16 +1,25 @@
+import { ConfigError } from '../../config/errors';
 import { loadCodecKey } from '../../runtime/codec';
 import { TASK_QUEUE } from '../../runtime/data-converter';
 import { connectWorker, resolveEndpoint } from '../../runtime/temporal';
+import { parseLocalHosts } from '../../worker/local-hosts';
 import { createKkWorker, runWorker } from '../../worker/worker';
 import { installLogging } from '../logging';
 
-/** `kk worker`: a long-running worker for kk's task queue; run any number of them, on any machines. */
-export async function workerCommand(workdir: string): Promise<number> {
+/**
+ * `kk worker`: a long-running worker for kk's task queue; run any number of them, on any machines. It acts on an
+ * inventory's `local` hosts (commands as root on this machine) only for the names given with --local-host or
+ * KK_LOCAL_HOSTS: any run on the queue could otherwise make it act on the machine it runs on.
+ */
+export async function workerCommand(workdir: string, options: { localHosts?: string | true } = {}): Promise<number> {
+  if (options.localHosts === true) throw new ConfigError(['--local-host: needs a host name (the inventory name of this machine)']);
+  const localHosts = parseLocalHosts(options.localHosts, process.env.KK_LOCAL_HOSTS);
   installLogging(workdir, 'INFO');
   const endpoint = await resolveEndpoint(workdir);
   const connection = await connectWorker(endpoint);
-  const w = await createKkWorker({ connection, namespace: endpoint.namespace, workdir, codecKey: loadCodecKey(workdir) });
-  process.stderr.write(`kk worker polling ${TASK_QUEUE} on ${endpoint.address} (namespace ${endpoint.namespace}); Ctrl-C stops it\n`);
+  const w = await createKkWorker({ connection, namespace: endpoint.namespace, workdir, codecKey: loadCodecKey(workdir), localHosts });
+  const local = localHosts.size ? `; local hosts: ${[...localHosts].join(', ')}` : '; no local hosts (--local-host NAME to serve one)';
+  process.stderr.write(`kk worker ${w.identity} polling ${TASK_QUEUE} on ${endpoint.address} (namespace ${endpoint.namespace})${local}; Ctrl-C stops it\n`);
   const stop = () => w.worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
