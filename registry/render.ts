@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { Variables } from '../config/variables';
 import { CONTAINER_DATA, CONTAINER_SSL, type RegistryLayout } from './layout';
@@ -94,6 +95,18 @@ export interface KeepalivedSettings {
   healthUrl: string;
 }
 
+/**
+ * Where keepalived's files sit: on the host in `${KEEPALIVED_DIR}/<version>/` under these names, and in the container at
+ * these paths. The config goes to osixia/keepalived's assets path (see keepalivedCompose), never to
+ * /etc/keepalived/keepalived.conf: that image replaces that path with a link on its first start, which fails on a mount.
+ */
+export const KEEPALIVED_FILES = { conf: 'keepalived.conf', check: 'check-registry.sh', ca: 'ca.crt', compose: 'docker-compose.yml' } as const;
+export const KEEPALIVED_CONTAINER_CONF = '/container/service/keepalived/assets/keepalived.conf';
+export const KEEPALIVED_CONTAINER_CHECK = '/etc/keepalived/kk-check-registry.sh';
+export const KEEPALIVED_CONTAINER_CA = '/etc/keepalived/ca.crt';
+/** The check script's mode on the host (owned by root): with enable_script_security keepalived refuses a script others can write. */
+export const KEEPALIVED_CHECK_MODE = 0o700;
+
 /** Unicast VRRP (works where multicast is blocked), distinct priorities, per-install router id and password. */
 export function keepalivedConf(k: KeepalivedSettings): string {
   return `global_defs {
@@ -103,7 +116,7 @@ export function keepalivedConf(k: KeepalivedSettings): string {
 }
 
 vrrp_script registry_health {
-  script "/usr/bin/curl -fsS --max-time 3 --cacert /etc/keepalived/ca.crt -o /dev/null ${k.healthUrl}"
+  script "${KEEPALIVED_CONTAINER_CHECK}"
   interval 2
   timeout 4
   fall 2
@@ -134,16 +147,42 @@ ${k.peers.map((p) => `    ${p.address}`).join('\n')}
 `;
 }
 
-export function keepalivedCompose(version: string, dir: string): string {
+/**
+ * The health check keepalived runs in its container (busybox sh and curl are in osixia/keepalived): this node's registry
+ * answers over TLS verified with the CA, 200, or 401 once the registry requires authentication (a healthy answer too).
+ */
+export function keepalivedCheckScript(k: Pick<KeepalivedSettings, 'healthUrl'>): string {
+  const url = `'${k.healthUrl.replace(/'/g, `'\\''`)}'`;
+  return `#!/bin/sh
+# Written by kk: is this node's registry healthy? keepalived gives the VIP up when it is not.
+code=$(/usr/bin/curl -sS --max-time 3 --cacert ${KEEPALIVED_CONTAINER_CA} -o /dev/null -w '%{http_code}' ${url}) || exit 1
+[ "$code" = 200 ] || [ "$code" = 401 ]
+`;
+}
+
+/**
+ * keepalived as osixia/keepalived takes its config: mounted at its assets path and started with --copy-service, so
+ * the image copies its service directory and works on the copy (the mounted file is never rewritten). That copy is
+ * made once per container, so a label carries a digest of the config and the check: when either changes, compose
+ * recreates the container instead of restarting one that would keep the old copy.
+ */
+export function keepalivedCompose(k: KeepalivedSettings, dir: string): string {
+  const digest = createHash('sha256').update(keepalivedConf(k)).update('\0').update(keepalivedCheckScript(k)).digest('hex');
   return stringify({
     services: {
       keepalived: {
-        image: `osixia/keepalived:${version}`,
+        image: `osixia/keepalived:${k.version}`,
         container_name: 'kk-keepalived',
         restart: 'always',
         network_mode: 'host',
         cap_add: ['NET_ADMIN', 'NET_BROADCAST', 'NET_RAW'],
-        volumes: [`${dir}/keepalived.conf:/etc/keepalived/keepalived.conf:ro`, `${dir}/ca.crt:/etc/keepalived/ca.crt:ro`],
+        command: '--copy-service',
+        labels: { 'io.kubekey.kk.keepalived-config-sha256': digest },
+        volumes: [
+          `${dir}/${KEEPALIVED_FILES.conf}:${KEEPALIVED_CONTAINER_CONF}:ro`,
+          `${dir}/${KEEPALIVED_FILES.check}:${KEEPALIVED_CONTAINER_CHECK}:ro`,
+          `${dir}/${KEEPALIVED_FILES.ca}:${KEEPALIVED_CONTAINER_CA}:ro`,
+        ],
       },
     },
   });

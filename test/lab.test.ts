@@ -119,12 +119,14 @@ describe('lab', () => {
     await conn.upload(compose, '/usr/local/bin/docker-compose', { mode: 0o755 });
     assert.equal((await must(conn, 'docker-compose version --short')).trim(), '2.20.3');
 
-    // keepalived from its image, on the host network, takes the VIP and runs a curl health check.
+    // keepalived from its image (osixia/keepalived at the seed's 2.0.20), on the host network, takes the VIP and runs a
+    // curl health check. The image takes its config at its assets path with --copy-service, as users' real one does.
+    const keepalived = `osixia/keepalived:${labVersion(labFile, 'keepalived_version')}`;
     await conn.upload(artifact('image-registry/keepalived', 'keepalived_version'), '/tmp/keepalived.tgz');
-    assert.match(await must(conn, 'docker load -i /tmp/keepalived.tgz'), /Loaded image: osixia\/keepalived:2\.2\.7/);
+    assert.ok((await must(conn, 'docker load -i /tmp/keepalived.tgz')).includes(`Loaded image: ${keepalived}`));
     const conf = `global_defs {\n  script_user root\n  enable_script_security\n}\nvrrp_script check {\n  script "/usr/bin/curl -fsS -o /dev/null http://127.0.0.1:5000/v2/"\n  interval 2\n  fall 2\n  rise 1\n}\nvrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 77\n  priority 100\n  advert_int 1\n  virtual_ipaddress {\n    ${labFile.vip}/24\n  }\n  track_script {\n    check\n  }\n}\n`;
     await conn.exec(sh`mkdir -p /opt/kk-selftest && cat > /opt/kk-selftest/keepalived.conf`, { sudo: true, stdin: conf });
-    await must(conn, 'docker run -d --name lab-keepalived --restart always --network host --cap-add NET_ADMIN --cap-add NET_BROADCAST --cap-add NET_RAW -v /opt/kk-selftest/keepalived.conf:/etc/keepalived/keepalived.conf:ro osixia/keepalived:2.2.7');
+    await must(conn, `docker run -d --name lab-keepalived --restart always --network host --cap-add NET_ADMIN --cap-add NET_BROADCAST --cap-add NET_RAW -v /opt/kk-selftest/keepalived.conf:/container/service/keepalived/assets/keepalived.conf:ro ${keepalived} --copy-service`);
     let held = false;
     for (let i = 0; i < 40 && !held; i++) {
       held = (await conn.exec('ip -o addr show eth0')).stdout.includes(`${labFile.vip}/24`);
@@ -172,7 +174,7 @@ describe('lab', () => {
     assert.match(health.trim(), /^\{"components":.*"status":"healthy"\}$/, health);
     await conn.exec(sh`mkdir -p ${`/etc/docker/certs.d/${node.address}`} && cat > ${`/etc/docker/certs.d/${node.address}/ca.crt`}`, { sudo: true, stdin: pki.caCert });
     await conn.exec(sh`docker login -u admin --password-stdin ${node.address}`, { sudo: true, stdin: password });
-    await must(conn, `docker tag osixia/keepalived:2.2.7 ${node.address}/library/selftest:1 && docker push ${node.address}/library/selftest:1`);
+    await must(conn, `docker tag osixia/keepalived:${labVersion(labFile, 'keepalived_version')} ${node.address}/library/selftest:1 && docker push ${node.address}/library/selftest:1`);
     assert.match(await must(conn, 'ls /data/harbor/registry/docker/registry/v2/repositories/library'), /selftest/, 'registry data lives under data_volume');
     conn.close();
   });

@@ -16,6 +16,7 @@ export async function ensureArtifacts(): Promise<{ set: LabFile['set'] }> {
   const docker = await dockerStaticTarball();
   const registry = await registryImage();
   const compose = await composeBinary();
+  // Placed as 2.0.20 (the version the seed tells users to pull; the lab's --set names it) and as 2.2.7.
   const keepalived = await keepalivedImage();
   const harbor = await harborInstaller(registry.tarball, registry.version);
   const common = `docker_version=${docker.version},dockercompose_version=${compose.version},keepalived_version=${keepalived.version},${SMALL_HOSTS}`;
