@@ -9,18 +9,23 @@ import type { HostTarget } from '../config/hosts';
 import { SshConnection } from '../activities/ssh/connection';
 import { KnownHosts } from '../activities/ssh/known-hosts';
 import { SessionPool } from '../activities/ssh/pool';
+import { Semaphore } from '../activities/ssh/semaphore';
 import { command, sh } from '../activities/ssh/quote';
 import { remoteSha256 } from '../activities/ssh/upload';
 import { sha256File } from '../activities/ssh/file-hash';
-import { ensureSudoUser, freePort, startSshd, SUDO_USER, type TestSshd } from './support/sshd';
+import { ensureMixedSudoUser, ensureNopasswdUser, ensureSudoUser, freePort, generateKey, MIXED_SUDO_USER, NOPASSWD_USER, startSshd, SUDO_USER, type TestSshd } from './support/sshd';
 
 let sshd: TestSshd;
 let sudoPassword: string;
+let nopasswdPassword: string;
+let mixedPassword: string;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-ssh-'));
 const knownHosts = new KnownHosts(path.join(work, 'known_hosts'));
 
 const rootTarget = (): HostTarget => ({ name: 'loop', local: false, address: '127.0.0.1', port: sshd.port, user: 'root', privateKey: sshd.clientKey });
 const sudoTarget = (): HostTarget => ({ name: 'loop-user', local: false, address: '127.0.0.1', port: sshd.port, user: SUDO_USER, password: sudoPassword });
+const nopasswdTarget = (): HostTarget => ({ name: 'loop-np', local: false, address: '127.0.0.1', port: sshd.port, user: NOPASSWD_USER, password: nopasswdPassword });
+const mixedTarget = (): HostTarget => ({ name: 'loop-mix', local: false, address: '127.0.0.1', port: sshd.port, user: MIXED_SUDO_USER, password: mixedPassword });
 
 async function expectFailure(p: Promise<unknown>, type: string, nonRetryable: boolean, message?: RegExp): Promise<ApplicationFailure> {
   try {
@@ -37,6 +42,8 @@ async function expectFailure(p: Promise<unknown>, type: string, nonRetryable: bo
 
 before(async () => {
   sudoPassword = ensureSudoUser();
+  nopasswdPassword = ensureNopasswdUser();
+  mixedPassword = ensureMixedSudoUser();
   sshd = await startSshd({ maxSessions: 3 });
 });
 after(async () => {
@@ -60,6 +67,37 @@ describe('ssh connection', () => {
     const ps = await conn.exec('ps -eo args', { sudo: true });
     assert.ok(!ps.stdout.includes(sudoPassword), 'the sudo password never appears on a command line');
     conn.close();
+  });
+
+  it('NOPASSWD sudo: stdin reaches the command unchanged, and the password is never written into it', async () => {
+    const conn = await SshConnection.open(nopasswdTarget(), { knownHosts });
+    const file = path.join(work, 'nopasswd-written.json');
+    const content = '{"data-root": "/var/lib/docker"}\n';
+    for (let i = 0; i < 2; i++) {
+      const r = await conn.exec(sh`cat > ${file}`, { sudo: true, stdin: content });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(fs.readFileSync(file, 'utf8'), content, `attempt ${i + 1}: the file holds exactly what was sent`);
+      assert.equal(fs.statSync(file).uid, 0);
+    }
+    assert.equal((await conn.exec('id -u; cat', { sudo: true, stdin: 'payload' })).stdout, '0\npayload');
+    conn.close();
+  });
+
+  it('a password-prompting sudo gets the password only at its prompt: written files hold only their content', async () => {
+    for (const target of [sudoTarget(), mixedTarget()]) {
+      const conn = await SshConnection.open(target, { knownHosts });
+      const file = path.join(work, `prompted-${target.user}.txt`);
+      for (let i = 0; i < 2; i++) {
+        const r = await conn.exec(sh`cat > ${file}`, { sudo: true, stdin: 'only this\n' });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(fs.readFileSync(file, 'utf8'), 'only this\n', `${target.user}, attempt ${i + 1}`);
+        assert.ok(!r.stderr.includes('kk-sudo'), `markers are removed from stderr: ${r.stderr}`);
+      }
+      // stderr and exit codes of the command itself still come through.
+      const r = await conn.exec('echo oops >&2; exit 4', { sudo: true });
+      assert.deepEqual([r.code, r.stderr], [4, 'oops\n']);
+      conn.close();
+    }
   });
 
   it('a wrong password is a non-retryable authentication failure', async () => {
@@ -195,5 +233,37 @@ describe('upload', () => {
     assert.equal(fs.statSync(dest).uid, 0);
     assert.equal(await sha256File(dest), await sha256File(big));
     conn.close();
+  });
+});
+
+describe('channel semaphore', () => {
+  it('hands a released slot to the oldest waiter: a newcomer in between waits its turn and the limit holds', async () => {
+    const s = new Semaphore(1);
+    const order: string[] = [];
+    let active = 0;
+    let peak = 0;
+    const job = (name: string, hold?: Promise<void>) => async () => {
+      peak = Math.max(peak, ++active);
+      order.push(name);
+      await hold;
+      active--;
+    };
+    let release!: () => void;
+    let held!: Promise<void>;
+    const a = s.use(() => {
+      order.push('a');
+      return (held = new Promise<void>((r) => (release = r)));
+    });
+    const b = s.use(job('b'));
+    // Runs right after the semaphore's own continuation (which releases a's slot) and before b wakes up: the moment
+    // a newcomer could jump the queue.
+    let c!: Promise<void>;
+    void held.then(() => (c = s.use(job('c'))));
+    release();
+    await a;
+    await b;
+    await c;
+    assert.deepEqual(order, ['a', 'b', 'c']);
+    assert.equal(peak, 1);
   });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { describeHost, type HostTarget } from '../../config/hosts';
@@ -17,11 +18,19 @@ export interface ConnectionSettings {
   channelLimit?: number;
 }
 
+/** How this connection becomes root: sudo needs no password, or sudo asks for the inventory password. */
+type SudoMode = 'nopasswd' | 'password';
+
 /** One SSH connection to one host, shared by every step that runs there. */
 export class SshConnection implements HostSession {
   private readonly channels: Semaphore;
   private sftpSession?: Promise<SFTPWrapper>;
-  private sudoChecked?: Promise<void>;
+  private sudoChecked?: Promise<SudoMode>;
+  /**
+   * Random per connection, so neither can be confused with a command's own output: sudo prints PROMPT on stderr when
+   * (and only when) it wants the password, and the wrapped command prints STARTED on stderr before it runs.
+   */
+  private readonly marker = randomBytes(12).toString('hex');
   private closedFlag = false;
 
   private constructor(
@@ -98,38 +107,55 @@ export class SshConnection implements HostSession {
   }
 
   async exec(cmd: string, options: ExecOptions = {}): Promise<ExecResult> {
-    let wrapped = cmd;
-    let stdin = options.stdin;
-    if (options.sudo && !this.isRoot) {
-      await this.ensureSudo();
-      if (this.target.password !== undefined) {
-        wrapped = `${command('sudo', '-S', '-p', '', '--', 'sh', '-c')} ${command(cmd)}`;
-        stdin = Buffer.concat([Buffer.from(`${this.target.password}\n`), Buffer.from(stdin ?? '')]);
-      } else {
-        wrapped = `${command('sudo', '-n', '--', 'sh', '-c')} ${command(cmd)}`;
-      }
-    }
-    return this.channels.use(() => this.run(wrapped, stdin, options));
+    if (!options.sudo || this.isRoot) return this.channels.use(() => this.run(cmd, options.stdin, options));
+    const mode = await this.ensureSudo();
+    if (mode === 'nopasswd') return this.channels.use(() => this.run(`${command('sudo', '-n', '--', 'sh', '-c')} ${command(cmd)}`, options.stdin, options));
+    // The password goes to sudo only when sudo prompts for it, and the command's stdin only once the command runs:
+    // a cached timestamp or a NOPASSWD rule for this command means no prompt, and the password must not become input.
+    const wrapped = `${command('sudo', '-S', '-p', this.promptMarker, '--', 'sh', '-c')} ${command(`printf '%s\\n' ${this.startMarker} >&2\n${cmd}`)}`;
+    return this.channels.use(() => this.run(wrapped, options.stdin, options, this.target.password));
   }
 
-  /** Checks once per connection that sudo works, so a wrong password is reported as such (and not retried). */
-  private ensureSudo(): Promise<void> {
-    this.sudoChecked ??= (async () => {
+  private get promptMarker(): string {
+    return `[kk-sudo-prompt-${this.marker}]`;
+  }
+
+  private get startMarker(): string {
+    return `kk-sudo-started-${this.marker}`;
+  }
+
+  /**
+   * Decides once per connection how to become root, and checks it works, so a wrong password is reported as such
+   * (and not retried): `sudo -n` when sudo needs no password (NOPASSWD), else `sudo -S` with the password given at
+   * its prompt.
+   */
+  private ensureSudo(): Promise<SudoMode> {
+    this.sudoChecked ??= (async (): Promise<SudoMode> => {
       const where = describeHost(this.target);
-      const result =
-        this.target.password !== undefined
-          ? await this.channels.use(() => this.run(command('sudo', '-S', '-p', '', '-v'), `${this.target.password}\n`, { timeoutMs: 30_000 }))
-          : await this.channels.use(() => this.run(command('sudo', '-n', 'true'), undefined, { timeoutMs: 30_000 }));
+      const probe = await this.channels.use(() => this.run(command('sudo', '-n', 'true'), undefined, { timeoutMs: 30_000 }));
+      if (probe.code === 0) return 'nopasswd';
+      let result = probe;
+      if (this.target.password !== undefined) {
+        const check = `${command('sudo', '-S', '-p', this.promptMarker, '-v')} && ${command('printf', '%s\n', this.startMarker)} >&2`;
+        result = await this.channels.use(() => this.run(check, undefined, { timeoutMs: 30_000 }, this.target.password));
+      }
       if (result.code !== 0) {
         const reason = result.stderr.trim().split('\n').pop() || `exit ${result.code}`;
         throw hostFailure('PermissionDenied', `${where}: sudo failed for ${this.target.user} (${reason})`);
       }
+      return 'password';
     })();
     this.sudoChecked.catch(() => (this.sudoChecked = undefined));
     return this.sudoChecked;
   }
 
-  private run(cmd: string, stdin: string | Buffer | undefined, options: ExecOptions): Promise<ExecResult> {
+  /**
+   * Runs one command on a new channel. With `sudoPassword`, the command was wrapped by `exec` (or the sudo check):
+   * stderr is watched for sudo's prompt marker, answered with the password once (a second prompt means it was
+   * refused: stdin is closed so sudo gives up), and stdin is sent only after the start marker; both markers are
+   * removed from stderr.
+   */
+  private run(cmd: string, stdin: string | Buffer | undefined, options: ExecOptions, sudoPassword?: string): Promise<ExecResult> {
     const where = describeHost(this.target);
     return new Promise((resolve, reject) => {
       if (this.closedFlag) return reject(hostFailure('SshConnectionLost', `${where}: connection closed`));
@@ -162,14 +188,51 @@ export class SshConnection implements HostSession {
         options.signal?.addEventListener('abort', onAbort);
         this.client.once('close', onClientClose);
         channel.on('data', (d: Buffer) => stdout.push(d));
-        channel.stderr.on('data', (d: Buffer) => stderr.push(d));
+        if (sudoPassword === undefined) {
+          channel.stderr.on('data', (d: Buffer) => stderr.push(d));
+          if (stdin !== undefined) channel.end(stdin);
+          else channel.end();
+        } else {
+          // Until the command has started, stderr is sudo's: held here line by line so markers split across
+          // packets are still recognised.
+          let pending = '';
+          let prompted = false;
+          let started = false;
+          channel.stderr.on('data', (d: Buffer) => {
+            if (started) return stderr.push(d);
+            pending += d.toString('latin1');
+            for (;;) {
+              const p = pending.indexOf(this.promptMarker);
+              if (p >= 0) {
+                stderr.push(Buffer.from(pending.slice(0, p), 'latin1'));
+                pending = pending.slice(p + this.promptMarker.length);
+                if (prompted) channel.end();
+                else channel.write(`${sudoPassword}\n`);
+                prompted = true;
+                continue;
+              }
+              const s = pending.indexOf(`${this.startMarker}\n`);
+              if (s >= 0) {
+                stderr.push(Buffer.from(pending.slice(0, s), 'latin1'));
+                const rest = pending.slice(s + this.startMarker.length + 1);
+                pending = '';
+                started = true;
+                if (rest) stderr.push(Buffer.from(rest, 'latin1'));
+                if (stdin !== undefined) channel.end(stdin);
+                else channel.end();
+              }
+              break;
+            }
+          });
+          channel.on('close', () => {
+            if (!started && pending) stderr.push(Buffer.from(pending, 'latin1'));
+          });
+        }
         channel.on('exit', (c: number | null, s?: string) => {
           code = c;
           signal = s;
         });
         channel.on('close', () => finish(() => resolve({ code, signal, stdout: stdout.toString(), stderr: stderr.toString() })));
-        if (stdin !== undefined) channel.end(stdin);
-        else channel.end();
       });
     });
   }

@@ -16,12 +16,16 @@ export interface TestSshd {
 }
 
 export const SUDO_USER = 'kktest';
+/** A user whose sudo needs no password (cloud images' default), though it has one for SSH. */
+export const NOPASSWD_USER = 'kktestnp';
+/** A user whose sudo asks for the password, except for `sh` (NOPASSWD): the probe fails, yet kk's commands get no prompt. */
+export const MIXED_SUDO_USER = 'kktestmix';
 
 export { freePort };
 
-export function generateKey(dir: string, name: string): string {
+export function generateKey(dir: string, name: string, type: 'ed25519' | 'ecdsa' | 'rsa' = 'ed25519'): string {
   const file = path.join(dir, name);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'kk-test', '-f', file]);
+  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'kk-test', '-f', file]);
   return file;
 }
 
@@ -109,15 +113,30 @@ function publicKeyOf(privateKey: string, dir: string): string {
 
 /** A non-root user with a password and password-protected sudo, for the sudo paths. Returns its password. */
 export function ensureSudoUser(): string {
-  if (process.getuid?.() !== 0) throw new Error('the SSH tests run as root (they create a test user)');
+  return ensureUser(SUDO_USER, `${SUDO_USER} ALL=(ALL) ALL\n`);
+}
+
+/** A non-root user with a password and NOPASSWD sudo. Returns its password. */
+export function ensureNopasswdUser(): string {
+  return ensureUser(NOPASSWD_USER, `${NOPASSWD_USER} ALL=(ALL) NOPASSWD: ALL\n`);
+}
+
+/** A non-root user whose sudo asks for its password except for `sh`. Returns its password. */
+export function ensureMixedSudoUser(): string {
+  const shells = ['/bin/sh', '/usr/bin/sh'].filter((p) => fs.existsSync(p)).join(', ');
+  return ensureUser(MIXED_SUDO_USER, `${MIXED_SUDO_USER} ALL=(ALL) ALL\n${MIXED_SUDO_USER} ALL=(ALL) NOPASSWD: ${shells}\n`);
+}
+
+function ensureUser(user: string, sudoers: string): string {
+  if (process.getuid?.() !== 0) throw new Error('the SSH tests run as root (they create test users)');
   if (!fs.existsSync('/usr/bin/sudo')) throw new Error('sudo is not installed: run scripts/ensure-deps.sh');
   const password = `pw-${randomBytes(9).toString('base64url')}`;
   try {
-    execFileSync('id', [SUDO_USER], { stdio: 'ignore' });
+    execFileSync('id', [user], { stdio: 'ignore' });
   } catch {
-    execFileSync('useradd', ['-m', '-s', '/bin/bash', SUDO_USER]);
+    execFileSync('useradd', ['-m', '-s', '/bin/bash', user]);
   }
-  execFileSync('chpasswd', { input: `${SUDO_USER}:${password}\n` });
-  fs.writeFileSync(`/etc/sudoers.d/${SUDO_USER}`, `${SUDO_USER} ALL=(ALL) ALL\n`, { mode: 0o440 });
+  execFileSync('chpasswd', { input: `${user}:${password}\n` });
+  fs.writeFileSync(`/etc/sudoers.d/${user}`, sudoers, { mode: 0o440 });
   return password;
 }
