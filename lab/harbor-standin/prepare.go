@@ -97,6 +97,8 @@ type coreConfig struct {
 	RegistryURL   string `json:"registry_url"`
 	HTTPS         bool   `json:"https"`
 	ExternalPort  int    `json:"external_port"`
+	// StatusRefreshSeconds is how long an execution's status lags its tasks (default 10 s; real Harbor up to 30).
+	StatusRefreshSeconds *float64 `json:"execution_status_refresh_seconds,omitempty"`
 }
 
 // prepare writes docker-compose.yml and common/config/core/config.json next to harbor.yml, as Harbor's prepare does.
@@ -140,6 +142,9 @@ services:
     image: goharbor/registry-photon:%[1]s
     container_name: registry
     restart: always
+    environment:
+      # Deleting artifacts (and deletion replication) needs the registry's delete API, as Harbor's registry has it.
+      REGISTRY_STORAGE_DELETE_ENABLED: "true"
     volumes:
       - %[2]s/registry:/var/lib/registry
     networks: [harbor]

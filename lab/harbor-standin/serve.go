@@ -47,7 +47,7 @@ func serve(args []string) error {
 		return err
 	}
 	custCerts = *custCertDir
-	if a.st, err = openStore(*dataDir); err != nil {
+	if a.st, err = openStore(*dataDir, a.cfg.AdminPassword); err != nil {
 		return err
 	}
 	target, _ := url.Parse(a.cfg.RegistryURL)
@@ -57,6 +57,8 @@ func serve(args []string) error {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v2.0/", a.api)
+	// What Harbor's replication adapter asks a peer first.
+	mux.HandleFunc("/api/version", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"version": "v2.0"}) })
 	mux.HandleFunc("/v2/", a.registryFront)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("Harbor stand-in of the kk lab (not real Harbor)\n"))
@@ -87,9 +89,13 @@ func (a *app) httpHandler(mux http.Handler) http.Handler {
 
 var repoPath = regexp.MustCompile(`^/v2/(.+)/(manifests|blobs|tags)/`)
 
-// registryFront is Harbor's registry endpoint: Basic auth as the admin, and pushes only into existing projects.
+// registryFront is Harbor's registry endpoint: Basic auth as a user or a robot (robot$name), robots limited to the
+// repository actions their permissions grant; pushes only into existing projects.
 func (a *app) registryFront(w http.ResponseWriter, r *http.Request) {
-	if !a.authorized(r) {
+	a.st.mu.Lock()
+	who := a.who(r)
+	a.st.mu.Unlock()
+	if who == nil {
 		w.Header().Set("WWW-Authenticate", `Basic realm="harbor"`)
 		w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"errors": []map[string]string{{"code": "UNAUTHORIZED", "message": "authentication required"}}})
@@ -104,6 +110,24 @@ func (a *app) registryFront(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusNotFound, map[string]any{"errors": []map[string]string{{"code": "NAME_UNKNOWN", "message": fmt.Sprintf("project %s not found", proj)}}})
 			return
 		}
+		if who.robot != nil {
+			action := "pull"
+			switch r.Method {
+			case http.MethodPost, http.MethodPut, http.MethodPatch:
+				action = "push"
+			case http.MethodDelete:
+				action = "delete"
+			}
+			if !who.robot.can(proj, "repository", action) {
+				msg := fmt.Sprintf("unauthorized to access repository: %s, action: %s", m[1], action)
+				writeJSON(w, http.StatusUnauthorized, map[string]any{"errors": []map[string]string{{"code": "UNAUTHORIZED", "message": msg + ": " + msg}}})
+				return
+			}
+		}
+	} else if who.robot != nil && r.URL.Path != "/v2/" {
+		// The catalog is for the admin only.
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"errors": []map[string]string{{"code": "UNAUTHORIZED", "message": "unauthorized"}}})
+		return
 	}
 	r.Header.Del("Authorization")
 	// As Harbor's nginx does: the registry builds its Location URLs from these.
@@ -115,112 +139,21 @@ func (a *app) registryFront(w http.ResponseWriter, r *http.Request) {
 	a.proxy.ServeHTTP(w, r)
 }
 
-var manifestPut = regexp.MustCompile(`^/v2/(.+)/manifests/([^/]+)$`)
+var manifestPath = regexp.MustCompile(`^/v2/(.+)/manifests/([^/]+)$`)
 
-// afterPush triggers event-based replication once a manifest was stored (Harbor's PUSH_ARTIFACT event).
+// afterPush turns a stored manifest into Harbor's PUSH_ARTIFACT event and a deleted one into DELETE_ARTIFACT, which
+// drive event-based replication.
 func (a *app) afterPush(res *http.Response) error {
 	req := res.Request
-	if req.Method != http.MethodPut || res.StatusCode != http.StatusCreated {
-		return nil
-	}
-	m := manifestPut.FindStringSubmatch(req.URL.Path)
-	if m == nil {
-		return nil
-	}
-	a.st.mu.Lock()
-	var started []func()
-	for _, pol := range a.st.Policies {
-		if pol.Enabled && pol.DestRegistry != nil && pol.Trigger != nil && pol.Trigger.Type == "event_based" {
-			exec := a.startExecution(pol, "event_based")
-			p := pol
-			started = append(started, func() { a.replicate(exec, p, m[1]) })
-		}
-	}
-	a.st.mu.Unlock()
-	for _, f := range started {
-		go f()
+	m := manifestPath.FindStringSubmatch(req.URL.Path)
+	switch {
+	case m == nil:
+	case req.Method == http.MethodPut && res.StatusCode == http.StatusCreated:
+		a.fire(event{kind: "push", repo: m[1], ref: m[2]})
+	case req.Method == http.MethodDelete && res.StatusCode == http.StatusAccepted:
+		a.fire(event{kind: "delete", repo: m[1], ref: m[2], digest: m[2]})
 	}
 	return nil
-}
-
-// startExecution records a new execution; the caller holds the store lock.
-func (a *app) startExecution(pol *policy, trig string) *execution {
-	exec := &execution{ID: a.st.id(), PolicyID: pol.ID, Status: "InProgress", Trigger: trig, StartTime: time.Now().UTC()}
-	a.st.Executions = append(a.st.Executions, exec)
-	a.st.save()
-	return exec
-}
-
-// replicate pushes every repository (or just `onlyRepo`) and all its tags to the policy's destination.
-func (a *app) replicate(exec *execution, pol *policy, onlyRepo string) {
-	err := func() error {
-		if pol.DestRegistry == nil {
-			return errors.New("pull-based replication is not supported by the stand-in")
-		}
-		dest := remoteFor(pol.DestRegistry)
-		repos := []string{onlyRepo}
-		if onlyRepo == "" {
-			var err error
-			if repos, err = a.local.catalog(); err != nil {
-				return err
-			}
-		}
-		for _, repo := range repos {
-			tags, err := a.local.tags(repo)
-			if err != nil {
-				return err
-			}
-			destRepo := rewriteNamespace(repo, pol)
-			if err := dest.ensureProject(strings.SplitN(destRepo, "/", 2)[0]); err != nil {
-				return err
-			}
-			for _, tag := range tags {
-				a.bump(exec, func(e *execution) { e.Total++; e.InProgress++ })
-				err := copyImage(a.local, dest, repo, destRepo, tag)
-				a.bump(exec, func(e *execution) {
-					e.InProgress--
-					if err != nil {
-						e.Failed++
-						e.StatusText = err.Error()
-					} else {
-						e.Succeed++
-					}
-				})
-			}
-		}
-		return nil
-	}()
-	a.bump(exec, func(e *execution) {
-		now := time.Now().UTC()
-		e.EndTime = &now
-		switch {
-		case err != nil:
-			e.Status, e.StatusText = "Failed", err.Error()
-		case e.Failed > 0:
-			e.Status = "Failed"
-		default:
-			e.Status = "Succeed"
-		}
-	})
-}
-
-func (a *app) bump(exec *execution, f func(*execution)) {
-	a.st.mu.Lock()
-	defer a.st.mu.Unlock()
-	f(exec)
-	a.st.save()
-}
-
-func rewriteNamespace(repo string, pol *policy) string {
-	if pol.DestNamespace == "" {
-		return repo
-	}
-	parts := strings.Split(repo, "/")
-	drop := len(parts) - 1
-	if pol.DestNamespaceReplaceCount != nil && *pol.DestNamespaceReplaceCount >= 0 && *pol.DestNamespaceReplaceCount < drop {
-		drop = *pol.DestNamespaceReplaceCount
-	}
-	return pol.DestNamespace + "/" + strings.Join(parts[drop:], "/")
 }
 
 var custCerts = "/harbor_cust_cert"
@@ -275,29 +208,8 @@ func (c *registryClient) get(path string) (*http.Response, error) {
 	return c.do(http.MethodGet, path, nil, nil)
 }
 
-// healthy is Harbor's check of a peer: its API answers and the credential is accepted by its registry.
-func (c *registryClient) healthy() error {
-	res, err := c.get("/api/v2.0/ping")
-	if err != nil {
-		return err
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		return fmt.Errorf("ping answered %d", res.StatusCode)
-	}
-	res, err = c.get("/v2/")
-	if err != nil {
-		return err
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		return fmt.Errorf("credential refused (%d)", res.StatusCode)
-	}
-	return nil
-}
-
-func (c *registryClient) ensureProject(name string) error {
-	body := strings.NewReader(fmt.Sprintf(`{"project_name":%q,"metadata":{"public":"false"}}`, name))
+func (c *registryClient) ensureProject(name string, public bool) error {
+	body := strings.NewReader(fmt.Sprintf(`{"project_name":%q,"metadata":{"public":"%v"}}`, name, public))
 	res, err := c.do(http.MethodPost, "/api/v2.0/projects", body, http.Header{"Content-Type": {"application/json"}})
 	if err != nil {
 		return err
@@ -336,12 +248,19 @@ func (c *registryClient) catalog() ([]string, error) {
 	return all, nil
 }
 
+// tags lists a repository's tags; a repository whose tags were all deleted has none (distribution answers 404).
 func (c *registryClient) tags(repo string) ([]string, error) {
 	var out struct {
 		Tags []string `json:"tags"`
 	}
-	return out.Tags, c.getJSON("/v2/"+repo+"/tags/list", &out)
+	err := c.getJSON("/v2/"+repo+"/tags/list", &out)
+	if errors.Is(err, errNotFound) {
+		return nil, nil
+	}
+	return out.Tags, err
 }
+
+var errNotFound = errors.New("not found")
 
 func (c *registryClient) getJSON(path string, v any) error {
 	res, err := c.get(path)
@@ -349,6 +268,9 @@ func (c *registryClient) getJSON(path string, v any) error {
 		return err
 	}
 	defer res.Body.Close()
+	if res.StatusCode == 404 {
+		return fmt.Errorf("GET %s: %w", path, errNotFound)
+	}
 	if res.StatusCode != 200 {
 		return fmt.Errorf("GET %s: %d", path, res.StatusCode)
 	}
@@ -362,16 +284,24 @@ var manifestTypes = strings.Join([]string{
 	"application/vnd.oci.image.index.v1+json",
 }, ", ")
 
-// copyImage copies one manifest (and, for an index, every manifest it lists) with all its blobs.
-func copyImage(src, dst *registryClient, srcRepo, dstRepo, ref string) error {
+// copyImage copies one manifest (and, for an index, every manifest it lists) with all its blobs. As Harbor, it
+// skips an artifact the destination already has with the same digest (or at all, without override): this is also
+// what ends the echo of a push in a mesh of event-based policies.
+func copyImage(src, dst *registryClient, srcRepo, dstRepo, ref string, override bool) (bool, error) {
 	res, err := src.do(http.MethodGet, "/v2/"+srcRepo+"/manifests/"+ref, nil, http.Header{"Accept": {manifestTypes}})
 	if err != nil {
-		return err
+		return false, err
 	}
 	raw, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != 200 {
-		return fmt.Errorf("manifest %s:%s: %d", srcRepo, ref, res.StatusCode)
+		return false, fmt.Errorf("manifest %s:%s: %d", srcRepo, ref, res.StatusCode)
+	}
+	if head, err := dst.do(http.MethodHead, "/v2/"+dstRepo+"/manifests/"+ref, nil, http.Header{"Accept": {manifestTypes}}); err == nil {
+		head.Body.Close()
+		if head.StatusCode == 200 && (!override || head.Header.Get("Docker-Content-Digest") == manifestDigest(raw)) {
+			return true, nil
+		}
 	}
 	mediaType := res.Header.Get("Content-Type")
 	var m struct {
@@ -380,11 +310,11 @@ func copyImage(src, dst *registryClient, srcRepo, dstRepo, ref string) error {
 		Manifests []struct{ Digest string } `json:"manifests"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return err
+		return false, err
 	}
 	for _, child := range m.Manifests {
-		if err := copyImage(src, dst, srcRepo, dstRepo, child.Digest); err != nil {
-			return err
+		if _, err := copyImage(src, dst, srcRepo, dstRepo, child.Digest, override); err != nil {
+			return false, err
 		}
 	}
 	var blobs []string
@@ -396,19 +326,19 @@ func copyImage(src, dst *registryClient, srcRepo, dstRepo, ref string) error {
 	}
 	for _, d := range blobs {
 		if err := copyBlob(src, dst, srcRepo, dstRepo, d); err != nil {
-			return err
+			return false, err
 		}
 	}
 	put, err := dst.do(http.MethodPut, "/v2/"+dstRepo+"/manifests/"+ref, strings.NewReader(string(raw)), http.Header{"Content-Type": {mediaType}})
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer put.Body.Close()
 	if put.StatusCode != 201 {
 		b, _ := io.ReadAll(put.Body)
-		return fmt.Errorf("put manifest %s:%s on %s: %d %s", dstRepo, ref, dst.base, put.StatusCode, b)
+		return false, fmt.Errorf("put manifest %s:%s on %s: %d %s", dstRepo, ref, dst.base, put.StatusCode, b)
 	}
-	return nil
+	return false, nil
 }
 
 func copyBlob(src, dst *registryClient, srcRepo, dstRepo, digest string) error {
