@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadCodecKey } from '../runtime/codec';
@@ -12,8 +13,11 @@ export interface KkContext {
   client: Client;
   codecKey: Buffer;
   logFile: string;
-  /** Embedded default only: runs an in-process worker until `until` settles. */
-  runEmbeddedWorker(until: Promise<unknown>): Promise<void>;
+  /**
+   * Embedded default only: runs an in-process worker on one run's task queue until `until` settles. It is started
+   * for that run: it may act on the run's own local hosts and no others.
+   */
+  runEmbeddedWorker(until: Promise<unknown>, serve: { taskQueue: string; localHosts: readonly string[] }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -32,10 +36,18 @@ export async function openContext(workdir: string): Promise<KkContext> {
     client,
     codecKey,
     logFile,
-    async runEmbeddedWorker(until) {
+    async runEmbeddedWorker(until, serve) {
       const connection = await connectWorker(endpoint);
       try {
-        const w = await createKkWorker({ connection, namespace: endpoint.namespace, workdir, codecKey, identity: `kk-cli-${process.pid}` });
+        const w = await createKkWorker({
+          connection,
+          namespace: endpoint.namespace,
+          workdir,
+          codecKey,
+          taskQueue: serve.taskQueue,
+          localHosts: serve.localHosts,
+          identity: `kk-cli-${process.pid}@${os.hostname()}`,
+        });
         await runWorker(w, until.catch(() => undefined));
       } finally {
         await connection.close();

@@ -1,17 +1,24 @@
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { createHash } from 'node:crypto';
+import { WorkflowFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { ConfigError } from '../config/errors';
+import type { HostTarget } from '../config/hosts';
+import type { PrecheckReport } from '../precheck/types';
 import { TASK_QUEUE } from '../runtime/data-converter';
 import type { KkContext } from './context';
 import { uiLink } from './context';
 import { startProgressDisplay } from './progress';
 import { precheckSummary, summarize } from './summaries';
-import type { PrecheckReport } from '../precheck/types';
-import { ApplicationFailure } from '@temporalio/common';
 
 /** Kept in each run's memo (encrypted like every payload): what `kk status` and `kk resume` need to show it. */
 export interface RunMemo {
   command: string;
   inventory: string;
   hosts: string[];
+  /** The inventory's `local` hosts: the in-process worker that resumes the run may act on these, and only these. */
+  localHosts?: string[];
+  /** sha256 of the canonical JSON of the workflow's arguments: tells a re-run with other input from an attach. */
+  inputHash?: string;
 }
 
 export interface RunSpec {
@@ -21,17 +28,53 @@ export interface RunSpec {
   memo: RunMemo;
 }
 
-/** Starts the run, or attaches to it when the same run is already under way, then follows it to its end. */
+/** Names of the inventory's local hosts, for the memo. */
+export function localHostNames(hosts: readonly HostTarget[]): string[] {
+  return hosts.filter((h) => h.local).map((h) => h.name);
+}
+
+/** JSON with object keys sorted at every level (undefined dropped, as JSON does), so equal input hashes equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+export function inputHash(args: unknown[]): string {
+  return createHash('sha256').update(canonicalJson(args)).digest('hex');
+}
+
+/**
+ * The task queue a run is started on. Embedded default: a queue of its own, so the in-process worker of one command
+ * serves that run alone (never another inventory's parked run); children and activities inherit it. With a cluster:
+ * the shared queue the `kk worker` processes poll.
+ */
+export function runTaskQueue(ctx: Pick<KkContext, 'endpoint'>, workflowId: string): string {
+  return ctx.endpoint.embedded ? `${TASK_QUEUE}/${workflowId}` : TASK_QUEUE;
+}
+
+/** Starts the run, or attaches to it when the same run is already under way with the same input, then follows it. */
 export async function startAndFollow(ctx: KkContext, spec: RunSpec, output: 'text' | 'json'): Promise<number> {
+  const memo: RunMemo = { ...spec.memo, inputHash: inputHash(spec.args) };
   const handle = await ctx.client.workflow.start(spec.workflowType, {
-    taskQueue: TASK_QUEUE,
+    taskQueue: runTaskQueue(ctx, spec.workflowId),
     workflowId: spec.workflowId,
     args: spec.args,
-    memo: { kk: spec.memo },
+    memo: { kk: memo },
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });
-  return follow(ctx, handle, spec.memo, output);
+  // With USE_EXISTING, start returns the running run when there is one: its memo tells whether it is this input.
+  const description = await handle.describe();
+  const running = description.memo?.kk as RunMemo | undefined;
+  if (!running || running.inputHash !== memo.inputHash) {
+    const id = spec.workflowId;
+    throw new ConfigError([
+      `run ${id} is already under way with ${running?.inputHash ? 'different input' : 'input this kk cannot compare'} (the inventory or --set values changed since it started); nothing was started`,
+      `continue it with its own input: kk resume ${id}   or cancel it, then run this command again: kk cancel ${id}`,
+    ]);
+  }
+  return follow(ctx, handle, running, output, description);
 }
 
 export async function readMemo(handle: WorkflowHandle): Promise<RunMemo | undefined> {
@@ -40,10 +83,10 @@ export async function readMemo(handle: WorkflowHandle): Promise<RunMemo | undefi
 }
 
 /** Follows a run (running an in-process worker in the embedded default) and prints its summary; returns the exit code. */
-export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMemo, output: 'text' | 'json'): Promise<number> {
+export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMemo, output: 'text' | 'json', described?: WorkflowExecutionDescription): Promise<number> {
   const link = uiLink(ctx.endpoint, handle.workflowId);
   process.stderr.write(`run ${handle.workflowId}${link ? `  (${link})` : ''}\n`);
-  const description = await handle.describe();
+  const description = described ?? (await handle.describe());
   const result = handle.result();
   const progress = description.status.name === 'RUNNING' ? startProgressDisplay(ctx.client, handle.workflowId, memo.hosts) : undefined;
   const onInterrupt = () => {
@@ -52,7 +95,10 @@ export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMe
   };
   process.once('SIGINT', onInterrupt);
   try {
-    if (ctx.endpoint.embedded && description.status.name === 'RUNNING') await ctx.runEmbeddedWorker(result);
+    // The worker polls the run's own queue (read from the server: runs of older kk versions used the shared one).
+    if (ctx.endpoint.embedded && description.status.name === 'RUNNING') {
+      await ctx.runEmbeddedWorker(result, { taskQueue: description.taskQueue, localHosts: memo.localHosts ?? [] });
+    }
     const value = await result;
     await progress?.stop();
     return summarize(description.type, value, output);
@@ -65,13 +111,18 @@ export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMe
         process.stderr.write(`run ${handle.workflowId}: precheck failed; nothing was changed on any host\n`);
         return 1;
       }
-      const chain: string[] = [];
-      for (let e: Error | undefined = err.cause; e; e = (e as { cause?: Error }).cause) chain.push(e.message);
-      process.stderr.write(`run ${handle.workflowId} failed: ${chain.join(': ') || err.message}\n`);
+      process.stderr.write(`run ${handle.workflowId} ${err.cause?.name === 'CancelledFailure' ? 'was cancelled' : `failed: ${failureChain(err)}`}\n`);
       return 1;
     }
     throw err;
   } finally {
     process.removeListener('SIGINT', onInterrupt);
   }
+}
+
+/** A decoded failure's messages from the outside in (run → child → activity → cause). */
+export function failureChain(err: Error): string {
+  const chain: string[] = [];
+  for (let e: Error | undefined = (err as { cause?: Error }).cause ?? err; e; e = (e as { cause?: Error }).cause) if (e.message) chain.push(e.message);
+  return chain.join(': ') || err.message;
 }

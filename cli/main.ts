@@ -5,7 +5,7 @@ import { configCommand } from './commands/config';
 import { factsCommand } from './commands/facts';
 import { precheckCommand } from './commands/precheck';
 import { initRegistryCommand } from './commands/init-registry';
-import { resumeCommand, runsCommand, statusCommand } from './commands/runs';
+import { cancelCommand, resumeCommand, runsCommand, statusCommand } from './commands/runs';
 import { serverCommand } from './commands/server';
 import { workerCommand } from './commands/worker';
 import { openContext, resolveWorkdir, type KkContext } from './context';
@@ -20,8 +20,10 @@ Commands:
   runs                       list runs
   status [RUN]               show a run and each host's current step (default: the newest run)
   resume [RUN]               continue an interrupted run to its end (default: the newest running run)
+  cancel [RUN]               stop a run that is under way (default: the newest running run)
   server [start|stop]        run the work dir's Temporal dev server and web UI (foreground, or start/stop in background)
-  worker                     run a worker for kk's task queue (with TEMPORAL_ADDRESS: one per machine, any number)
+  worker [--local-host NAME] run a worker for kk's task queue (with TEMPORAL_ADDRESS: one per machine, any number);
+                             it acts on an inventory's \`local\` hosts only when named (or KK_LOCAL_HOSTS=NAME,...)
   precheck image_registry    check everything an install depends on (reads only; exit 1 when a check fails)
   init registry              install the registry (image_registry.type=docker-registry; Harbor: not in this build yet)
   create cluster             (not available in this build yet)
@@ -35,10 +37,11 @@ Exit codes: 0 done, 1 a run or check failed, 2 invalid input.
 `;
 
 const COMMAND_FLAGS = new Set<string>();
+const COMMAND_VALUE_FLAGS = new Set(['local-host']);
 const NOT_YET = new Set(['create cluster', 'delete registry']);
 
 async function main(argv: string[]): Promise<number> {
-  const { words, options } = parseArgs(argv, COMMAND_FLAGS);
+  const { words, options } = parseArgs(argv, COMMAND_FLAGS, COMMAND_VALUE_FLAGS);
   const [command, ...rest] = words;
   if (options.help || !command || command === 'help') {
     process.stdout.write(USAGE);
@@ -86,10 +89,12 @@ async function main(argv: string[]): Promise<number> {
       return withContext((ctx) => statusCommand(ctx, rest[0], options.output));
     case 'resume':
       return withContext((ctx) => resumeCommand(ctx, rest[0], options.output));
+    case 'cancel':
+      return withContext((ctx) => cancelCommand(ctx, rest[0]));
     case 'server':
       return serverCommand(workdir, rest[0]);
     case 'worker':
-      return workerCommand(workdir);
+      return workerCommand(workdir, { localHosts: options.flags['local-host'] });
     default:
       throw new ConfigError([`unknown command "${[command, ...rest].join(' ')}"; kk --help lists the commands`]);
   }

@@ -1,4 +1,6 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 
 export interface HostProgress {
   host: string;
@@ -7,6 +9,38 @@ export interface HostProgress {
   attempt?: number;
   elapsedMs?: number;
   lastFailure?: string;
+  /** Why the host's workflow failed, when it did. */
+  failure?: string;
+}
+
+/** Messages of a failure chain, outermost first. */
+function chain(err: Error | undefined): string | undefined {
+  const parts: string[] = [];
+  for (let e = err; e; e = (e as { cause?: Error }).cause) if (e.message) parts.push(e.message);
+  return parts.join(': ') || undefined;
+}
+
+/**
+ * A failure as the server stores it, decoded through kk's codec: with encodeCommonAttributes its message and stack
+ * are an encrypted payload, and the raw proto says only "Encoded failure".
+ */
+export async function decodeFailure(client: Client, failure: temporal.api.failure.v1.IFailure | null | undefined): Promise<string | undefined> {
+  if (!failure) return undefined;
+  try {
+    return chain(await decodeOptionalFailureToOptionalError(client.workflow.options.loadedDataConverter, failure));
+  } catch (err) {
+    return `(cannot decode the failure: ${(err as Error).message})`;
+  }
+}
+
+/** Why a closed workflow failed, decoded (its result is the failure). */
+export async function closedFailure(client: Client, workflowId: string): Promise<string | undefined> {
+  try {
+    await client.workflow.getHandle(workflowId).result();
+    return undefined;
+  } catch (err) {
+    return err instanceof WorkflowFailedError ? chain(err.cause) ?? err.message : (err as Error).message;
+  }
 }
 
 /**
@@ -17,7 +51,8 @@ export async function hostProgress(client: Client, runId: string, hosts: readonl
   return Promise.all(
     hosts.map(async (host): Promise<HostProgress> => {
       try {
-        const d = await client.workflow.getHandle(`${runId}/node/${host}`).describe();
+        const id = `${runId}/node/${host}`;
+        const d = await client.workflow.getHandle(id).describe();
         const pending = d.raw.pendingActivities?.[0];
         const end = d.closeTime?.getTime() ?? Date.now();
         return {
@@ -26,7 +61,8 @@ export async function hostProgress(client: Client, runId: string, hosts: readonl
           step: pending?.activityType?.name ?? undefined,
           attempt: pending?.attempt ?? undefined,
           elapsedMs: end - d.startTime.getTime(),
-          lastFailure: pending?.lastFailure?.message || undefined,
+          lastFailure: await decodeFailure(client, pending?.lastFailure),
+          failure: d.status.name === 'FAILED' ? await closedFailure(client, id) : undefined,
         };
       } catch (err) {
         if ((err as Error).name === 'WorkflowNotFoundError') return { host, status: 'pending' };

@@ -1,4 +1,4 @@
-import { startChild, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, startChild, workflowInfo } from '@temporalio/workflow';
 import type { HostFacts } from '../activities/facts/types';
 import type { HostTarget } from '../config/hosts';
 import { rootCause } from './failures';
@@ -27,6 +27,9 @@ export function nodeWorkflowId(host: string): string {
 export async function factsWorkflow(input: FactsInput): Promise<FactsReport> {
   const children = await Promise.all(input.hosts.map((host) => startChild(hostFactsWorkflow, { workflowId: nodeWorkflowId(host.name), args: [host] })));
   const settled = await Promise.allSettled(children.map((c) => c.result()));
+  // `kk cancel`: the children were cancelled with the run; the run ends cancelled, not as a report of failed hosts.
+  const cancelled = settled.find((s) => s.status === 'rejected' && isCancellation(s.reason));
+  if (cancelled) throw (cancelled as PromiseRejectedResult).reason;
   return {
     hosts: settled.map((s, i) => {
       const host = input.hosts[i]!.name;

@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../../config/load';
 import type { KkContext } from '../context';
-import { startAndFollow } from '../follow';
+import { localHostNames, startAndFollow } from '../follow';
 import { runId } from '../run-id';
 
 /** `kk facts`: every inventory host's facts, gathered in parallel by one workflow run. */
@@ -12,7 +12,7 @@ export function factsCommand(ctx: KkContext, config: ResolvedConfig, output: 'te
       workflowType: 'factsWorkflow',
       workflowId: runId('facts', config.inventoryName, hosts),
       args: [{ hosts }],
-      memo: { command: 'facts', inventory: config.inventoryName, hosts: hosts.map((h) => h.name) },
+      memo: { command: 'facts', inventory: config.inventoryName, hosts: hosts.map((h) => h.name), localHosts: localHostNames(config.hosts) },
     },
     output,
   );

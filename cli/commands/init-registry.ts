@@ -1,7 +1,7 @@
 import type { ResolvedConfig } from '../../config/load';
 import { initRegistryInput } from '../../registry/input';
 import type { KkContext } from '../context';
-import { startAndFollow } from '../follow';
+import { localHostNames, startAndFollow } from '../follow';
 import { runId } from '../run-id';
 
 /** `kk init registry`: precheck, then the install on every registry host, HA assembly and a push/pull check. */
@@ -13,7 +13,7 @@ export async function initRegistryCommand(ctx: KkContext, config: ResolvedConfig
       workflowType: 'initRegistryWorkflow',
       workflowId: runId('init-registry', config.inventoryName, config.hosts),
       args: [input],
-      memo: { command: 'init registry', inventory: config.inventoryName, hosts: input.nodes.map((n) => n.host.name) },
+      memo: { command: 'init registry', inventory: config.inventoryName, hosts: input.nodes.map((n) => n.host.name), localHosts: localHostNames(config.hosts) },
     },
     output,
   );

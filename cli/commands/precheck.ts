@@ -1,7 +1,7 @@
 import type { ResolvedConfig } from '../../config/load';
 import { precheckInput } from '../../precheck/input';
 import type { KkContext } from '../context';
-import { startAndFollow } from '../follow';
+import { localHostNames, startAndFollow } from '../follow';
 import { runId } from '../run-id';
 
 /** `kk precheck image_registry`: every check an install depends on, as one workflow run; changes nothing. */
@@ -13,7 +13,7 @@ export function precheckCommand(ctx: KkContext, config: ResolvedConfig, output: 
       workflowType: 'precheckWorkflow',
       workflowId: runId('precheck', config.inventoryName, config.hosts),
       args: [input],
-      memo: { command: 'precheck image_registry', inventory: config.inventoryName, hosts: config.hosts.map((h) => h.name) },
+      memo: { command: 'precheck image_registry', inventory: config.inventoryName, hosts: config.hosts.map((h) => h.name), localHosts: localHostNames(config.hosts) },
     },
     output,
   );
