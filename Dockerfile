@@ -1,4 +1,5 @@
-# The kk worker image used by docker-compose.yml.
+# The kk worker image used by docker-compose.yml. Every source directory the CLI or the workflow bundle imports is
+# copied (test/dockerfile.test.ts runs kk from exactly these files).
 FROM node:20-bookworm-slim
 WORKDIR /opt/kk
 COPY package.json package-lock.json ./
@@ -7,6 +8,9 @@ COPY bin ./bin
 COPY activities ./activities
 COPY cli ./cli
 COPY config ./config
+COPY pki ./pki
+COPY precheck ./precheck
+COPY registry ./registry
 COPY runtime ./runtime
 COPY worker ./worker
 COPY workflows ./workflows
