@@ -181,13 +181,18 @@ describe('Harbor stand-in', () => {
     assert.ok(await eventually(async () => (await req(`${b.api}/v2/kk/backfill/manifests/v1`, { headers: MANIFEST })).status === 200));
   });
 
-  it('the admin password changes through the API: wrong old 403, weak or same 400, then the old one is refused', async () => {
+  it('the admin password changes through the API only (wrong old 403, weak or same 400); a restart does not reapply harbor_admin_password', async () => {
     const b = lab.sites[1]!.api;
     assert.equal((await req(`${b}/api/v2.0/users/1/password`, { method: 'PUT', body: { old_password: 'Wrong-Old-1', new_password: 'Changed-Pass-2' } })).status, 403);
     assert.equal((await req(`${b}/api/v2.0/users/1/password`, { method: 'PUT', body: { old_password: PASSWORD, new_password: 'weak' } })).status, 400);
     assert.equal((await req(`${b}/api/v2.0/users/1/password`, { method: 'PUT', body: { old_password: PASSWORD, new_password: PASSWORD } })).status, 400);
     assert.equal((await req(`${b}/api/v2.0/users/1/password`, { method: 'PUT', body: { old_password: PASSWORD, new_password: 'Changed-Pass-2' } })).status, 200);
     assert.equal((await req(`${b}/api/v2.0/users/current`)).status, 401, 'the old password is refused');
+    assert.equal((await req(`${b}/api/v2.0/users/current`, { password: 'Changed-Pass-2' })).status, 200);
+    // Harbor reads harbor_admin_password on its first start only: a restart with the initial one in its config
+    // changes nothing.
+    await lab.sites[1]!.restartCore(PASSWORD);
+    assert.equal((await req(`${b}/api/v2.0/users/current`)).status, 401, 'the configured (initial) password does not come back');
     assert.equal((await req(`${b}/api/v2.0/users/current`, { password: 'Changed-Pass-2' })).status, 200);
     assert.equal((await req(`${b}/api/v2.0/users/1/password`, { method: 'PUT', password: 'Changed-Pass-2', body: { old_password: 'Changed-Pass-2', new_password: PASSWORD } })).status, 200);
   });

@@ -24,6 +24,8 @@ export interface StandinSite {
   /** Stops the site's distribution registry (health then reports it), and starts it again on the same port. */
   stopRegistry(): Promise<void>;
   startRegistry(): Promise<void>;
+  /** Restarts the stand-in itself (its state kept), with `harbor_admin_password` set to `adminPassword` in its config. */
+  restartCore(adminPassword: string): Promise<void>;
 }
 
 export interface StandinLab {
@@ -61,7 +63,8 @@ export async function startStandins(dir: string, names: string[], options: { pas
     const [httpPort, httpsPort] = [await freePort(), await freePort()];
     const config = { hostname: '127.0.0.1', admin_password: options.password, registry_url: `http://127.0.0.1:${regPort}`, https: true, external_port: httpsPort, execution_status_refresh_seconds: options.statusRefreshSeconds ?? 1 };
     fs.writeFileSync(path.join(root, 'config.json'), JSON.stringify(config));
-    start(standin, ['serve', '--config', path.join(root, 'config.json'), '--data', path.join(root, 'data'), '--http', `127.0.0.1:${httpPort}`, '--https', `127.0.0.1:${httpsPort}`, '--cert', path.join(dir, 'server.crt'), '--key', path.join(dir, 'server.key'), '--cust-cert-dir', path.join(dir, 'cacerts')]);
+    const serveArgs = ['serve', '--config', path.join(root, 'config.json'), '--data', path.join(root, 'data'), '--http', `127.0.0.1:${httpPort}`, '--https', `127.0.0.1:${httpsPort}`, '--cert', path.join(dir, 'server.crt'), '--key', path.join(dir, 'server.key'), '--cust-cert-dir', path.join(dir, 'cacerts')];
+    let core = start(standin, serveArgs);
     await waitForPort(regPort);
     await waitForPort(httpsPort);
     sites.push({
@@ -77,6 +80,14 @@ export async function startStandins(dir: string, names: string[], options: { pas
       async startRegistry() {
         registry = start(registryBin, ['serve', path.join(root, 'registry.yml')]);
         await waitForPort(regPort);
+      },
+      async restartCore(adminPassword: string) {
+        const exited = new Promise((r) => core.once('exit', r));
+        core.kill();
+        await exited;
+        fs.writeFileSync(path.join(root, 'config.json'), JSON.stringify({ ...config, admin_password: adminPassword }));
+        core = start(standin, serveArgs);
+        await waitForPort(httpsPort);
       },
     });
   }
