@@ -20,6 +20,9 @@ type harborYml struct {
 	PrivateKey    string
 	AdminPassword string
 	DataVolume    string
+	// CABundle is storage_service.ca_bundle: real Harbor's prepare copies it into the shared trust directory that
+	// core and jobservice trust (/harbor_cust_cert), which is how a peer's private CA becomes trusted for replication.
+	CABundle string
 }
 
 // parseHarborYml reads harbor.yml's simple `key: value` mapping, nested by indentation (no YAML library: stdlib only).
@@ -70,7 +73,7 @@ func parseHarborYml(path string) (harborYml, error) {
 	y := harborYml{
 		Hostname: values["hostname"], HTTPPort: atoi("http.port"), HTTPSPort: atoi("https.port"),
 		Certificate: values["https.certificate"], PrivateKey: values["https.private_key"],
-		AdminPassword: values["harbor_admin_password"], DataVolume: values["data_volume"],
+		AdminPassword: values["harbor_admin_password"], DataVolume: values["data_volume"], CABundle: values["storage_service.ca_bundle"],
 	}
 	var missing []string
 	for k, v := range map[string]string{"hostname": y.Hostname, "harbor_admin_password": y.AdminPassword, "data_volume": y.DataVolume} {
@@ -135,6 +138,9 @@ func prepare(args []string) error {
 	if y.HTTPSPort != 0 {
 		ports += fmt.Sprintf("      - \"%d:8443\"\n", y.HTTPSPort)
 		volumes += fmt.Sprintf("      - %s:/etc/cert/server.crt:ro\n      - %s:/etc/cert/server.key:ro\n", y.Certificate, y.PrivateKey)
+	}
+	if y.CABundle != "" {
+		volumes += fmt.Sprintf("      - %s:/harbor_cust_cert/storage_ca_bundle.crt:ro\n", y.CABundle)
 	}
 	compose := fmt.Sprintf(`# Written by the lab's Harbor stand-in prepare (not real Harbor).
 services:
