@@ -129,6 +129,57 @@ describe('ssh connection', () => {
     }
   });
 
+  it('a host pinned with ed25519 that offers only ECDSA is refused, and the ECDSA key is not pinned', async () => {
+    const file = path.join(work, 'typed_known_hosts');
+    const pinned = new KnownHosts(file);
+    (await SshConnection.open(rootTarget(), { knownHosts: pinned })).close();
+    const line = fs.readFileSync(file, 'utf8');
+    assert.match(line, / ssh-ed25519 /);
+    await sshd.stop();
+    const ecdsaOnly = await startSshd({ port: sshd.port, clientKey: sshd.clientKey, hostKeyFile: generateKey(work, `ecdsa_host_${Date.now()}`, 'ecdsa') });
+    try {
+      await expectFailure(SshConnection.open(rootTarget(), { knownHosts: pinned }), 'HostKeyMismatch', true, /host key of loop \(\[127\.0\.0\.1\]:\d+\) changed: pinned ssh-ed25519.*ssh-keygen -R/);
+      assert.equal(fs.readFileSync(file, 'utf8'), line, 'nothing new is pinned');
+    } finally {
+      await ecdsaOnly.stop();
+      sshd = await startSshd({ maxSessions: 3, port: sshd.port, clientKey: sshd.clientKey, hostKeyFile: path.join(sshd.dir, 'host_key') });
+    }
+  });
+
+  it('pinning is per host: the verifier refuses a key of an unpinned type even when the negotiation allowed it', async () => {
+    const pinned = new KnownHosts(path.join(work, 'verify_known_hosts'));
+    const blob = (file: string) => Buffer.from(fs.readFileSync(`${file}.pub`, 'utf8').split(' ')[1]!, 'base64');
+    const ed = blob(generateKey(work, `verify_ed_${Date.now()}`));
+    const ec = blob(generateKey(work, `verify_ec_${Date.now()}`, 'ecdsa'));
+    await pinned.verify('h', '10.0.0.1', 22, ed);
+    await expectFailure(pinned.verify('h', '10.0.0.1', 22, ec), 'HostKeyMismatch', true, /pinned ssh-ed25519, offered only ecdsa-sha2-nistp256/);
+    assert.deepEqual(pinned.pinnedTypes('10.0.0.1', 22), ['ssh-ed25519']);
+  });
+
+  it('a host pinned with ECDSA that also holds an ed25519 key is reached with the pinned ECDSA key', async () => {
+    const file = path.join(work, 'ecdsa_known_hosts');
+    const ecKey = generateKey(work, `both_ec_${Date.now()}`, 'ecdsa');
+    const both = await startSshd({ clientKey: sshd.clientKey, hostKeyFile: ecKey });
+    try {
+      const pinned = new KnownHosts(file);
+      const target = { ...rootTarget(), port: both.port };
+      (await SshConnection.open(target, { knownHosts: pinned })).close();
+      assert.match(fs.readFileSync(file, 'utf8'), / ecdsa-sha2-nistp256 /);
+      await both.stop();
+      const withEd = await startSshd({ port: both.port, clientKey: sshd.clientKey, hostKeyFile: generateKey(work, `both_ed_${Date.now()}`), moreHostKeys: [ecKey] });
+      try {
+        const conn = await SshConnection.open(target, { knownHosts: pinned });
+        assert.equal((await conn.exec('echo ok')).stdout, 'ok\n');
+        conn.close();
+        assert.doesNotMatch(fs.readFileSync(file, 'utf8'), /ssh-ed25519/, 'the ed25519 key was never offered, so never pinned');
+      } finally {
+        await withEd.stop();
+      }
+    } finally {
+      await both.stop();
+    }
+  });
+
   it('an unreachable host is a retryable failure', async () => {
     await expectFailure(SshConnection.open({ ...rootTarget(), port: await freePort() }, { knownHosts }), 'SshUnreachable', false, /ECONNREFUSED/);
   });

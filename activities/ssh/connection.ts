@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm, type SFTPWrapper } from 'ssh2';
 import { describeHost, type HostTarget } from '../../config/hosts';
 import { classifyConnectError, hostFailure } from './errors';
 import { KnownHosts } from './known-hosts';
@@ -65,6 +65,7 @@ export class SshConnection implements HostSession {
     return new Promise((resolve, reject) => {
       const client = new Client();
       let mismatch: Error | undefined;
+      const pinnedAlgorithms = settings.knownHosts.hostKeyAlgorithms(target.address, target.port);
       const config: ConnectConfig = {
         host: target.address,
         port: target.port,
@@ -73,6 +74,7 @@ export class SshConnection implements HostSession {
         privateKey: target.privateKey,
         passphrase: target.passphrase,
         tryKeyboard: target.password !== undefined,
+        ...(pinnedAlgorithms && { algorithms: { serverHostKey: pinnedAlgorithms as ServerHostKeyAlgorithm[] } }),
         readyTimeout: settings.readyTimeoutMs ?? 20_000,
         keepaliveInterval: settings.keepaliveIntervalMs ?? 10_000,
         keepaliveCountMax: settings.keepaliveCountMax ?? 3,
@@ -90,6 +92,8 @@ export class SshConnection implements HostSession {
       const onError = (err: Error) => {
         client.removeListener('ready', onReady);
         client.end();
+        // Offered only the pinned key types, a server without one fails the negotiation: that is a changed host.
+        if (!mismatch && pinnedAlgorithms && /no matching host key/i.test(err.message)) mismatch = settings.knownHosts.noPinnedTypeFailure(target.name, target.address, target.port);
         reject(mismatch ?? classifyConnectError(err, where));
       };
       const onReady = () => {

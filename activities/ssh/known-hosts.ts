@@ -28,10 +28,39 @@ export class KnownHosts {
     return run;
   }
 
+  /** The key types pinned for a host (empty when it is not pinned yet). */
+  pinnedTypes(address: string, port: number): string[] {
+    return [...new Set(this.entriesFor(KnownHosts.hostId(address, port)).map((e) => e.type))];
+  }
+
+  /**
+   * The host key algorithms to offer ssh2 for a host: only those of its pinned key types, so the negotiation picks a
+   * pinned key (a server also holding a key of another type cannot switch to it); undefined when nothing is pinned.
+   */
+  hostKeyAlgorithms(address: string, port: number): string[] | undefined {
+    const algorithms = this.pinnedTypes(address, port).flatMap((t) => HOST_KEY_ALGORITHMS[t] ?? []);
+    return algorithms.length ? algorithms : undefined;
+  }
+
+  /** A pinned host that offers no key of a pinned type: refused, with the line that accepts its new keys. */
+  noPinnedTypeFailure(hostName: string, address: string, port: number, offered?: string) {
+    const id = KnownHosts.hostId(address, port);
+    return hostFailure(
+      'HostKeyMismatch',
+      `host key of ${hostName} (${id}) changed: pinned ${this.pinnedTypes(address, port).join(', ')}, ` +
+        `offered ${offered ? `only ${offered}` : 'none of those types'}. ` +
+        `If the host was reinstalled, accept its new keys with: ssh-keygen -R '${id}' -f ${this.file}`,
+    );
+  }
+
   private verifyNow(hostName: string, address: string, port: number, key: Buffer): void {
     const id = KnownHosts.hostId(address, port);
     const type = keyType(key);
-    const known = this.entriesFor(id).filter((e) => e.type === type);
+    const pinned = this.entriesFor(id);
+    // Pinning is per host, not per key type: a host pinned with one type that presents another is refused, or a
+    // man in the middle holding only an ECDSA key would be accepted (and pinned) for an ed25519 host.
+    if (pinned.length > 0 && !pinned.some((e) => e.type === type)) throw this.noPinnedTypeFailure(hostName, address, port, type);
+    const known = pinned.filter((e) => e.type === type);
     if (known.some((e) => e.key.equals(key))) return;
     if (known.length > 0) {
       throw hostFailure(
@@ -60,6 +89,16 @@ export class KnownHosts {
     return out;
   }
 }
+
+/** ssh2's host key algorithms per key type (an RSA key signs with any of three). */
+const HOST_KEY_ALGORITHMS: Record<string, string[]> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+  'ssh-dss': ['ssh-dss'],
+};
 
 function matchesHost(pattern: string, id: string): boolean {
   if (pattern.startsWith('|1|')) {

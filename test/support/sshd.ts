@@ -51,6 +51,8 @@ export interface SshdOptions {
   forceCommand?: string;
   clientKey?: string;
   hostKeyFile?: string;
+  /** Further host keys the server offers (sshd -o HostKey=… for each), e.g. one of another type. */
+  moreHostKeys?: string[];
   port?: number;
 }
 
@@ -69,6 +71,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
     `HostKey ${hostKey}`,
+    ...(options.moreHostKeys ?? []).map((k) => `HostKey ${k}`),
     `PidFile ${path.join(dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
     'PermitRootLogin yes',
