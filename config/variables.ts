@@ -41,6 +41,8 @@ export const variablesSchema = z.object({
       docker_registry_version: emptyAsUnset(versionString),
       dockercompose_version: emptyAsUnset(versionString),
       keepalived_version: emptyAsUnset(versionString),
+      /** Replace a registry CA found on the hosts that this work dir did not make (another work dir installed them). */
+      rotate_ca: flexibleBoolean.default(false),
       http_port: emptyAsUnset(portNumber),
       https_port: emptyAsUnset(portNumber),
       auth: z
@@ -54,6 +56,10 @@ export const variablesSchema = z.object({
       harbor: z.object({ data_dir: z.string().min(1).default('/var/lib/harbor/data') }).prefault({}),
       docker_registry: z
         .object({
+          /** KubeKey's registry takes anonymous pushes; kk requires image_registry.auth unless this is set. */
+          anonymous: flexibleBoolean.default(false),
+          /** Manifest and blob deletion through the API; off unless asked for. */
+          delete_enabled: flexibleBoolean.default(false),
           storage: z
             .object({
               filesystem: z

@@ -92,7 +92,7 @@ export function hostChecks(input: PrecheckInput, host: string, probe: HostProbe,
   }
 
   if (isRegistry) {
-    const ours = f.services.harbor || f.services.dockerRegistry;
+    const ours = f.servicesByKk.harbor || f.servicesByKk.dockerRegistry;
     const taken = input.registryPorts.filter((p) => probe.listening.includes(p));
     if (taken.length && !ours) {
       add('ports', 'fail', `port${taken.length > 1 ? 's' : ''} ${taken.map((p) => `${p} (${probe.portHolders[p] ?? 'unknown process'})`).join(', ')} already in use`, `stop what listens there, or choose other ports (image_registry.https_port / http_port)`);
@@ -107,9 +107,11 @@ export function hostChecks(input: PrecheckInput, host: string, probe: HostProbe,
     else add('storage', 'fail', `cannot reach S3 at ${where}: ${probe.s3.error ?? `HTTP ${probe.s3.status}`}`, 'check image_registry.docker_registry.storage.s3.regionendpoint and the network from the registry hosts');
   }
 
+  // A registry host must reach its peers' registry ports (health checks, replication); any other host only warns.
   const unreachable = Object.entries(probe.reach).filter(([, s]) => s === 'unreachable').map(([target]) => target);
-  if (unreachable.length) add('connectivity', 'fail', `cannot reach ${unreachable.join(', ')}`, 'open the network path (firewall, routes) between the inventory hosts');
-  else if (Object.keys(probe.reach).length) add('connectivity', 'pass', `reaches ${Object.keys(probe.reach).length} peer ports`);
+  if (unreachable.length) {
+    add('connectivity', isRegistry ? 'fail' : 'warn', `cannot reach ${unreachable.join(', ')}`, isRegistry ? 'open the registry ports between the registry hosts (firewall, routes)' : 'open the path to the registry hosts before this host pulls from the registry');
+  } else if (Object.keys(probe.reach).length) add('connectivity', 'pass', `reaches ${Object.keys(probe.reach).length} registry ports`);
 
   if (Math.abs(probe.clockOffsetSeconds) > t.maxClockSkewSeconds) add('clock', 'fail', `clock is ${probe.clockOffsetSeconds.toFixed(0)} s off this machine's (limit ${t.maxClockSkewSeconds} s)`, 'synchronise clocks (chrony or systemd-timesyncd)');
   else add('clock', 'pass', `${Math.round(probe.clockOffsetSeconds) || 0} s from this machine`);
@@ -121,18 +123,42 @@ export function hostChecks(input: PrecheckInput, host: string, probe: HostProbe,
     else add('vip', 'pass', `${input.haVip} on ${iface.name} (${iface.cidr})${probe.vip?.answered ? ', held by our keepalived' : ', free'}`);
   }
 
-  if (isRegistry) {
-    const want = input.versions.docker;
-    const have = f.docker?.version;
-    add('existing', 'pass', `docker: ${!have ? `install ${want ?? ''}` : want && !have.startsWith(want) ? `update ${have} to ${want}` : `keep ${have}`}`);
-    const wantCompose = input.versions.docker_compose;
-    const haveCompose = f.dockerCompose?.version;
-    add('existing', 'pass', `docker-compose: ${!haveCompose ? `install ${wantCompose ?? ''}` : wantCompose && haveCompose !== wantCompose ? `update ${haveCompose} to ${wantCompose}` : `keep ${haveCompose}`}`);
-    if (f.services.harbor || f.services.dockerRegistry) {
-      const present = [f.services.harbor && 'harbor.service', f.services.dockerRegistry && 'docker-registry.service'].filter(Boolean).join(', ');
-      add('existing', 'pass', `${present} present: init will keep the data and apply changed settings`);
-    }
+  if (isRegistry) out.push(...existingChecks(input, host, probe));
+  return out;
+}
+
+/** What init will do with what is already on a registry host, said exactly; what it must not touch fails here. */
+function existingChecks(input: PrecheckInput, host: string, probe: HostProbe): CheckResult[] {
+  const out: CheckResult[] = [];
+  const add = (check: string, status: CheckResult['status'], message: string, fix?: string) => out.push({ host, check, status, message, ...(fix && { fix }) });
+  const f = probe.facts;
+  const want = input.versions.docker;
+  const have = f.docker;
+  if (!have) add('existing', 'pass', `docker: install ${want ?? ''} (binaries to /usr/local/bin, containerd.service and docker.service, /etc/docker/daemon.json merged into what is there)`);
+  else if (!have.managedByKk) {
+    add('existing', 'pass', `docker: keep ${have.version} at ${have.path} (not installed by kk: kk replaces none of its binaries or units and does not restart it; daemon.json only gains insecure-registries with plain_http, backed up first)`);
+  } else if (want && !(have.version === want || have.version.startsWith(`${want}+`) || have.version.startsWith(`${want}-`))) {
+    add('existing', 'pass', `docker: update ${have.version} to ${want} (installed by kk; binaries replaced and docker restarted)`);
+  } else add('existing', 'pass', `docker: keep ${have.version} (installed by kk)`);
+  const wantCompose = input.versions.docker_compose;
+  const haveCompose = f.dockerCompose?.version;
+  add('existing', 'pass', `docker-compose: ${!haveCompose ? `install ${wantCompose ?? ''}` : wantCompose && haveCompose.replace(/^v/, '') !== wantCompose.replace(/^v/, '') ? `replace ${haveCompose} with ${wantCompose} in /usr/local/bin` : `keep ${haveCompose}`}`);
+  for (const [unit, present, ours] of [
+    ['harbor.service', f.services.harbor, f.servicesByKk.harbor],
+    ['docker-registry.service', f.services.dockerRegistry, f.servicesByKk.dockerRegistry],
+  ] as const) {
+    if (present && ours) add('existing', 'pass', `${unit} installed by kk: init keeps the data and applies changed settings`);
+    else if (present) add('existing', 'fail', `${unit} exists but was not installed by kk`, `kk does not take over another installer's registry: remove ${unit} (and its containers) or use another host`);
   }
+  if (input.storage.nfsMount !== undefined && input.type === 'docker-registry') {
+    if (probe.nfsClient) add('nfs', 'pass', 'NFS client installed');
+    else add('nfs', 'fail', 'no NFS client (mount.nfs) for filesystem.nfs_mount', f.os.family === 'rpm' ? 'yum install -y nfs-utils' : 'apt-get install -y nfs-common');
+  }
+  const foreignCa = Object.entries(probe.deployedCa).filter(([, hash]) => hash !== input.caSha256);
+  if (foreignCa.length && !input.rotateCa) {
+    add('ca', 'fail', `${foreignCa.map(([file]) => file).join(', ')} ${foreignCa.length > 1 ? 'hold a CA' : 'holds a CA'} that ${input.caSha256 ? "is not this work dir's pki/root.crt" : 'this work dir does not have (it has no pki/ yet)'}: the registry was installed from another work dir`, 'run kk with the --workdir that installed it, or --set image_registry.rotate_ca=true to replace the CA (every client must then trust the new one)');
+  } else if (foreignCa.length) add('ca', 'warn', `the CA on this host will be replaced (image_registry.rotate_ca=true)`);
+  else if (Object.keys(probe.deployedCa).length) add('ca', 'pass', "the registry CA on this host is this work dir's");
   return out;
 }
 

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { artifactVersion, resolveArtifact } from '../config/artifacts';
 import { registryEndpoint } from '../config/derived';
 import { groupHosts, type ResolvedConfig } from '../config/load';
@@ -42,8 +45,15 @@ export function precheckInput(config: ResolvedConfig): PrecheckInput {
     }
   }
 
+  // The CA this work dir deploys, by the sha256 of the text hosts receive: a host holding another one was installed
+  // from another work dir, and init must not silently replace its trust.
+  const caFile = path.join(vars.work_dir, 'pki', 'root.crt');
+  const caSha256 = fs.existsSync(caFile) ? createHash('sha256').update(fs.readFileSync(caFile, 'utf8')).digest('hex') : undefined;
+
   return {
     hosts: config.hosts,
+    caSha256,
+    rotateCa: reg.rotate_ca,
     registryHosts: registryHosts.map((h) => h.name),
     controlPlaneHosts: config.groups.kube_control_plane ?? [],
     nfsHosts: config.groups.nfs ?? [],

@@ -36,6 +36,10 @@ export interface ArtifactNeed {
  */
 export interface PrecheckInput {
   hosts: HostTarget[];
+  /** sha256 of the work dir's CA certificate (pki/root.crt), when it has one. */
+  caSha256?: string;
+  /** image_registry.rotate_ca: replacing a CA found on the hosts is allowed. */
+  rotateCa: boolean;
   registryHosts: string[];
   controlPlaneHosts: string[];
   nfsHosts: string[];
@@ -76,6 +80,10 @@ export interface HostProbe {
   reach: Record<string, 'open' | 'refused' | 'unreachable'>;
   /** Whether something answers on the VIP from this host, and whether this host holds it. */
   vip?: { answered: boolean; heldHere: boolean; keepalivedHere: boolean };
+  /** sha256 of each registry CA certificate kk deployed on this host earlier (path -> hash). */
+  deployedCa: Record<string, string>;
+  /** Whether the NFS client (mount.nfs) is installed. */
+  nfsClient: boolean;
   /** HTTP status of a signed HEAD of the S3 bucket from this host, or why there was none. */
   s3?: { status?: number; error?: string };
 }

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { SshConnection } from '../activities/ssh/connection';
-import { CONTAINERD_UNIT, daemonJson, DOCKER_UNIT } from '../activities/install/docker-units';
+import { CONTAINERD_UNIT, DAEMON_DEFAULTS, DOCKER_UNIT, mergeDaemonJson } from '../activities/install/docker-units';
 import { sh } from '../activities/ssh/quote';
 import { sha256File } from '../activities/ssh/file-hash';
 import type { LabFile } from '../lab/lab-file';
@@ -96,7 +96,7 @@ describe('lab', () => {
     await must(conn, 'tar -C /tmp -xzf /tmp/docker.tgz && install -m 0755 /tmp/docker/* /usr/local/bin/');
     await conn.exec(sh`mkdir -p /etc/docker && cat > /etc/systemd/system/containerd.service`, { sudo: true, stdin: CONTAINERD_UNIT });
     await conn.exec(sh`cat > /etc/systemd/system/docker.service`, { sudo: true, stdin: DOCKER_UNIT });
-    await conn.exec(sh`cat > /etc/docker/daemon.json`, { sudo: true, stdin: daemonJson() });
+    await conn.exec(sh`cat > /etc/docker/daemon.json`, { sudo: true, stdin: mergeDaemonJson(undefined, { defaults: DAEMON_DEFAULTS }) });
     await must(conn, 'systemctl daemon-reload && systemctl enable --now containerd docker');
     assert.match(await must(conn, "docker info --format '{{.ServerVersion}} {{.Driver}}'"), /^20\.10\.24\S* overlay2/);
 

@@ -14,15 +14,16 @@ const precheckStep = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 });
 
-/** What a host probes: every other host's SSH port, registry hosts' registry ports, and the VIP. */
+/**
+ * What a host probes: only the paths the registry needs. Registry hosts reach each other's registry ports (required:
+ * HA health checks, replication); other hosts reach the registry hosts' ports (a warning: clients come later). SSH
+ * between hosts is never needed (segmented networks allow it only from a bastion), so it is not probed.
+ */
 function probeSpecFor(input: PrecheckInput, host: HostTarget): ProbeSpec {
   const isRegistry = input.registryHosts.includes(host.name);
   const peers = input.hosts
-    .filter((h) => h.name !== host.name && !(h.local && !h.internalIPv4))
-    .flatMap((h) => [
-      { address: hostAddress(h), port: h.port },
-      ...(input.registryHosts.includes(h.name) ? input.registryPorts.map((port) => ({ address: hostAddress(h), port })) : []),
-    ]);
+    .filter((h) => h.name !== host.name && !(h.local && !h.internalIPv4) && input.registryHosts.includes(h.name))
+    .flatMap((h) => input.registryPorts.map((port) => ({ address: hostAddress(h), port, required: isRegistry })));
   const vip = isRegistry && input.haVip && input.registryHosts.length > 1 ? input.haVip : undefined;
   return { peers, registryPorts: isRegistry ? input.registryPorts : [], vip, s3: isRegistry ? input.s3 : undefined };
 }

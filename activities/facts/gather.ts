@@ -1,4 +1,5 @@
 import { binaryType } from '../../config/derived';
+import { KK_UNIT_MARKER } from '../../registry/markers';
 import type { HostFacts } from './types';
 
 /** One read-only script gathers everything; sections are marked so the parser does not depend on their order. */
@@ -9,9 +10,10 @@ echo @@cpus; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc
 echo @@meminfo; grep -E '^MemTotal:' /proc/meminfo
 echo @@df; df -P -k -T 2>/dev/null | tail -n +2
 echo @@ip; ip -o addr show 2>/dev/null
-echo @@docker; command -v dockerd >/dev/null 2>&1 && dockerd --version 2>/dev/null; systemctl is-active docker 2>/dev/null
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+echo @@docker; if command -v docker >/dev/null 2>&1; then echo "path $(command -v docker)"; docker --version 2>/dev/null; fi; systemctl is-active docker 2>/dev/null
 echo @@compose; command -v docker-compose >/dev/null 2>&1 && docker-compose version --short 2>/dev/null
-echo @@units; for u in harbor.service docker-registry.service; do printf '%s %s\\n' "$u" "$(systemctl show -p LoadState --value "$u" 2>/dev/null)"; done
+echo @@units; for u in docker.service harbor.service docker-registry.service; do f=$(systemctl show -p FragmentPath --value "$u" 2>/dev/null); m=other; [ -n "$f" ] && head -n1 "$f" 2>/dev/null | grep -qx '${KK_UNIT_MARKER}' && m=kk; printf '%s %s %s\\n' "$u" "$(systemctl show -p LoadState --value "$u" 2>/dev/null)" "$m"; done
 echo @@clock; date +%s
 echo @@end
 `;
@@ -73,12 +75,15 @@ export function parseFacts(output: string): HostFacts {
   const dockerVersion = /Docker version ([^\s,]+)/.exec(dockerLines.join('\n'))?.[1];
   const composeVersion = (s.get('compose') ?? []).map((l) => l.trim()).find(Boolean);
   const units = new Map(
-    (s.get('units') ?? []).map((l): [string, string] => {
-      const [unit = '', state = ''] = l.trim().split(/\s+/);
-      return [unit, state];
+    (s.get('units') ?? []).map((l): [string, { state: string; owner: string }] => {
+      const [unit = '', state = '', owner = ''] = l.trim().split(/\s+/);
+      return [unit, { state, owner }];
     }),
   );
-  const loaded = (u: string) => units.get(u) === 'loaded';
+  const loaded = (u: string) => units.get(u)?.state === 'loaded';
+  // Ours only when kk's marker heads the unit file: a unit of the same name from another installer is not.
+  const ours = (u: string) => loaded(u) && units.get(u)?.owner === 'kk';
+  const dockerPath = /^path (\S+)$/m.exec(dockerLines.join('\n'))?.[1];
 
   return {
     hostname,
@@ -90,9 +95,10 @@ export function parseFacts(output: string): HostFacts {
     memoryMb: Math.floor(memKb / 1024),
     filesystems,
     interfaces,
-    docker: dockerVersion ? { version: dockerVersion, active: dockerLines.includes('active') } : null,
+    docker: dockerVersion ? { version: dockerVersion, active: dockerLines.includes('active'), path: dockerPath ?? 'docker', managedByKk: ours('docker.service') } : null,
     dockerCompose: composeVersion ? { version: composeVersion.startsWith('v') ? composeVersion : `v${composeVersion}` } : null,
     services: { harbor: loaded('harbor.service'), dockerRegistry: loaded('docker-registry.service') },
+    servicesByKk: { harbor: ours('harbor.service'), dockerRegistry: ours('docker-registry.service') },
     clock: Number((s.get('clock') ?? [])[0]?.trim() ?? 0),
   };
 }

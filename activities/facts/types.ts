@@ -11,9 +11,13 @@ export interface HostFacts {
   memoryMb: number;
   filesystems: { mount: string; device: string; fsType: string; sizeMb: number; freeMb: number }[];
   interfaces: { name: string; cidrs: string[] }[];
-  docker: { version: string; active: boolean } | null;
+  /** `docker --version` as KubeKey detects it; `managedByKk` when kk's marker heads docker.service (kk installed it). */
+  docker: { version: string; active: boolean; path: string; managedByKk: boolean } | null;
   dockerCompose: { version: string } | null;
+  /** Registry units present (loaded), whoever installed them. */
   services: { harbor: boolean; dockerRegistry: boolean };
+  /** The same units, when kk installed them (its marker heads the unit file). */
+  servicesByKk: { harbor: boolean; dockerRegistry: boolean };
   /** Host clock, seconds since the epoch, for skew checks. */
   clock: number;
 }

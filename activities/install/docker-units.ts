@@ -1,10 +1,13 @@
+import { KK_UNIT_MARKER } from '../../registry/markers';
+
 /**
  * Docker from the static tarball, the way an installer puts it on a host: binaries in /usr/local/bin, a systemd unit
  * each for containerd and docker, and daemon.json. Shared by the installer and the lab's artifact self-test.
  */
 export const DOCKER_BINARIES = ['dockerd', 'docker', 'docker-proxy', 'docker-init', 'containerd', 'containerd-shim-runc-v2', 'ctr', 'runc'];
 
-export const CONTAINERD_UNIT = `[Unit]
+export const CONTAINERD_UNIT = `${KK_UNIT_MARKER}
+[Unit]
 Description=containerd container runtime
 After=network.target local-fs.target
 
@@ -26,7 +29,8 @@ OOMScoreAdjust=-999
 WantedBy=multi-user.target
 `;
 
-export const DOCKER_UNIT = `[Unit]
+export const DOCKER_UNIT = `${KK_UNIT_MARKER}
+[Unit]
 Description=Docker Application Container Engine
 After=network-online.target containerd.service
 Wants=network-online.target
@@ -52,16 +56,22 @@ WantedBy=multi-user.target
 `;
 
 /** KubeKey's daemon.json defaults (log rotation, systemd cgroups, live restore). */
-export function daemonJson(options: { dataRoot?: string; insecureRegistries?: string[] } = {}): string {
-  return `${JSON.stringify(
-    {
-      'data-root': options.dataRoot ?? '/var/lib/docker',
-      'exec-opts': ['native.cgroupdriver=systemd'],
-      'log-opts': { 'max-size': '5m', 'max-file': '3' },
-      'live-restore': true,
-      ...(options.insecureRegistries?.length ? { 'insecure-registries': options.insecureRegistries } : {}),
-    },
-    null,
-    2,
-  )}\n`;
+export const DAEMON_DEFAULTS: Record<string, unknown> = {
+  'data-root': '/var/lib/docker',
+  'exec-opts': ['native.cgroupdriver=systemd'],
+  'log-opts': { 'max-size': '5m', 'max-file': '3' },
+  'live-restore': true,
+};
+
+/**
+ * daemon.json merged, never replaced: what is there stays as it is (data-root, mirrors, a cgroup driver someone
+ * chose), kk's defaults fill only keys that are absent (`defaults`: none for a Docker kk did not install), and the
+ * registries kk needs are added to `insecure-registries`. The same input always gives the same text, so a re-run
+ * changes nothing.
+ */
+export function mergeDaemonJson(existing: Record<string, unknown> | undefined, options: { defaults?: Record<string, unknown>; insecureRegistries?: string[] } = {}): string {
+  const merged: Record<string, unknown> = { ...(options.defaults ?? {}), ...(existing ?? {}) };
+  const insecure = new Set([...((merged['insecure-registries'] as string[] | undefined) ?? []), ...(options.insecureRegistries ?? [])]);
+  if (insecure.size) merged['insecure-registries'] = [...insecure];
+  return `${JSON.stringify(merged, null, 2)}\n`;
 }

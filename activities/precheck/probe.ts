@@ -2,7 +2,11 @@ import type { S3Access } from '../../precheck/types';
 import { raw, sh } from '../ssh/quote';
 
 export interface ProbeSpec {
-  peers: { address: string; port: number }[];
+  /**
+   * TCP paths to check. `required`: the registry cannot work without it (registry hosts reaching each other's
+   * registry ports); the rest only warn.
+   */
+  peers: { address: string; port: number; required: boolean }[];
   registryPorts: number[];
   vip?: string;
   s3?: S3Access;
@@ -33,8 +37,14 @@ export function s3HeadCommand(s3: S3Access): { command: string; stdin: string } 
 export function probeScript(spec: ProbeSpec): string {
   const lines = ['echo @@listen', "ss -ltnH 2>/dev/null | awk '{print $4}'", 'echo @@holders'];
   for (const port of spec.registryPorts) lines.push(sh`printf '%s %s\\n' ${port} "$(ss -ltnpH ${`sport = :${port}`} 2>/dev/null | grep -o 'users:(("[^"]*"' | head -n1 | cut -d'"' -f2)"`);
+  // Every path is probed at once (3 s each at most), so forty filtered peers cost 3 s, not two minutes.
   lines.push('echo @@reach');
-  for (const peer of spec.peers) lines.push(reachLine(peer.address, peer.port, `${peer.address}:${peer.port}`));
+  for (const peer of spec.peers) lines.push(`( ${reachLine(peer.address, peer.port, `${peer.address}:${peer.port}`)} ) &`);
+  lines.push('wait');
+  lines.push('echo @@ca');
+  lines.push(`for f in /opt/docker-registry/*/ssl/ca.crt /opt/harbor/*/ssl/ca.crt /opt/keepalived/*/ca.crt; do [ -f "$f" ] && sha256sum "$f"; done 2>/dev/null`);
+  lines.push('echo @@nfs');
+  lines.push('if command -v mount.nfs >/dev/null 2>&1 || [ -x /sbin/mount.nfs ] || [ -x /usr/sbin/mount.nfs ]; then echo present; fi');
   if (spec.vip) {
     lines.push('echo @@vip');
     lines.push(sh`if ip -o addr 2>/dev/null | grep -q ${`inet ${spec.vip}/`}; then echo held; fi`);
@@ -58,6 +68,8 @@ export interface ProbeOutput {
   portHolders: Record<string, string>;
   reach: Record<string, 'open' | 'refused' | 'unreachable'>;
   vip?: { answered: boolean; heldHere: boolean; keepalivedHere: boolean };
+  deployedCa: Record<string, string>;
+  nfsClient: boolean;
 }
 
 export function parseProbe(output: string, spec: ProbeSpec): ProbeOutput {
@@ -83,5 +95,10 @@ export function parseProbe(output: string, spec: ProbeSpec): ProbeOutput {
     const probe = v.find((l) => l.startsWith('probe '))?.split(/\s+/)[1];
     vip = { heldHere: v.includes('held'), keepalivedHere: v.includes('keepalived'), answered: v.includes('neigh') || probe === 'open' || probe === 'refused' };
   }
-  return { listening, portHolders, reach, vip };
+  const deployedCa: Record<string, string> = {};
+  for (const line of section('ca')) {
+    const [hash, file] = line.split(/\s+/);
+    if (hash && file && /^[0-9a-f]{64}$/.test(hash)) deployedCa[file] = hash;
+  }
+  return { listening, portHolders, reach, vip, deployedCa, nfsClient: section('nfs').includes('present') };
 }
