@@ -4,9 +4,10 @@ import type { KeepalivedSettings } from '../registry/render';
 import type { RegistryNodeInput } from '../registry/types';
 import { downloadArtifact } from './artifacts/download';
 import { installCompose, installDocker } from './install/docker';
-import { deployKeepalived, holdsVip, waitVipServes } from './install/keepalived';
+import { Context } from '@temporalio/activity';
+import { deployKeepalived, holdsVip, readKeepalivedMembers, removeKeepalived, waitVipServes } from './install/keepalived';
 import { deployRegistry, trustCa, waitRegistryHealthy } from './install/registry';
-import { pullProbe, pushProbe } from './install/verify';
+import { pullProbe, pushProbe, type RegistryCredentials } from './install/verify';
 import type { HostSession } from './ssh/session';
 import { FACTS_SCRIPT, parseFacts } from './facts/gather';
 import { checkArtifactFiles } from './precheck/artifacts';
@@ -20,9 +21,13 @@ import { tail } from './ssh/session';
 /** Runs a read-only script as root and returns its output, which must reach `endMarker`. */
 async function readScript(session: HostSession, script: string, endMarker: string, what: string, signal: AbortSignal): Promise<string> {
   const r = await session.exec(script, { sudo: true, timeoutMs: 120_000, signal });
-  if (!r.stdout.includes(endMarker)) throw hostFailure('SshConnectionLost', `${session.target.name}: ${what} failed: ${tail(r.stderr, 500) || `exit ${r.code}`}`);
+  // The script only reads; output cut short means the session broke or a tool hung, which a retry may outlive.
+  if (!r.stdout.includes(endMarker)) throw hostFailure('NotReady', `${session.target.name}: ${what} failed: ${tail(r.stderr, 500) || `exit ${r.code}`}`);
   return r.stdout;
 }
+
+/** Attempts (about 2 s apart) before two VIP holders count as a blocked VRRP path rather than an election under way. */
+const SPLIT_BRAIN_ATTEMPTS = 8;
 
 export interface ActivityDeps {
   pool: SessionPool;
@@ -58,7 +63,9 @@ export function createActivities({ pool }: ActivityDeps) {
 
   return {
     async installDocker(input: RegistryNodeInput, arch: string): Promise<string> {
-      return onHost(input.host, (s, p, signal) => installDocker(s, artifactsFor(input, arch).docker, input.versions.docker, p, signal));
+      // plain_http: Docker must be told the registry's names are insecure, or no push or pull goes through.
+      const insecure = input.plainHttp ? input.trustNames : [];
+      return onHost(input.host, (s, p, signal) => installDocker(s, artifactsFor(input, arch).docker, input.versions.docker, insecure, p, signal));
     },
 
     async installCompose(input: RegistryNodeInput, arch: string): Promise<string> {
@@ -97,23 +104,44 @@ export function createActivities({ pool }: ActivityDeps) {
       return onHost(host, (s, p, signal) => deployKeepalived(s, settings, caCert, imageTarball, p, signal));
     },
 
-    /** Which of the hosts holds the VIP; retried (as a failure) until exactly one does. */
-    async vipHolder(hosts: HostTarget[], vip: string): Promise<string> {
-      const holders = (await Promise.all(hosts.map(async (h) => ((await onHost(h, (s) => holdsVip(s, vip))) ? h.name : undefined)))).filter(Boolean);
-      if (holders.length !== 1) throw hostFailure('SshTimeout', `${vip} is held by ${holders.length ? holders.join(', ') : 'no registry host'} (exactly one expected)`);
-      return holders[0]!;
+    /**
+     * Which of the hosts holds the VIP; retried (NotReady) until exactly one does. Two holders that persist past the
+     * election mean the nodes do not hear each other's VRRP adverts: a firewall dropping IP protocol 112.
+     */
+    async findVipHolder(hosts: HostTarget[], vip: string): Promise<string> {
+      const holders = (await Promise.all(hosts.map(async (h) => ((await onHost(h, (s) => holdsVip(s, vip))) ? h.name : undefined)))).filter((h): h is string => Boolean(h));
+      if (holders.length === 1) return holders[0]!;
+      if (holders.length > 1 && Context.current().info.attempt >= SPLIT_BRAIN_ATTEMPTS) {
+        throw hostFailure(
+          'CommandFailed',
+          `${vip} is held by ${holders.join(' and ')} at once: they do not receive each other's VRRP adverts (IP protocol 112). ` +
+            `Allow VRRP between the registry hosts, e.g. \`iptables -I INPUT -p vrrp -j ACCEPT\` or \`firewall-cmd --permanent --add-rich-rule='rule protocol value="vrrp" accept' && firewall-cmd --reload\`, ` +
+            `and make sure no host outside image_registry still runs kk-keepalived for this VIP`,
+        );
+      }
+      throw hostFailure('NotReady', `${vip} is held by ${holders.length ? holders.join(', ') : 'no registry host'} (exactly one expected)`);
     },
 
-    async vipServes(host: HostTarget, vip: string, url: string, caPath: string): Promise<string> {
+    async waitVipServes(host: HostTarget, vip: string, url: string, caPath: string): Promise<string> {
       return onHost(host, (s, _p, signal) => waitVipServes(s, vip, url, caPath, signal));
     },
 
-    async pushProbe(host: HostTarget, endpoint: string): Promise<string> {
-      return onHost(host, (s, _p, signal) => pushProbe(s, endpoint, signal));
+    /** The addresses this host's keepalived was last configured with (itself and its peers), to find who left. */
+    async readKeepalivedMembers(host: HostTarget): Promise<string[]> {
+      return onHost(host, (s) => readKeepalivedMembers(s));
     },
 
-    async pullProbe(host: HostTarget, image: string): Promise<void> {
-      return onHost(host, (s, _p, signal) => pullProbe(s, image, signal));
+    /** A host that left image_registry: its keepalived stops and goes, so it cannot hold the VIP beside the group. */
+    async removeKeepalived(host: HostTarget): Promise<string> {
+      return onHost(host, (s) => removeKeepalived(s));
+    },
+
+    async pushProbe(host: HostTarget, endpoint: string, credentials?: RegistryCredentials): Promise<string> {
+      return onHost(host, (s, _p, signal) => pushProbe(s, endpoint, credentials, signal));
+    },
+
+    async pullProbe(host: HostTarget, image: string, credentials?: RegistryCredentials): Promise<void> {
+      return onHost(host, (s, _p, signal) => pullProbe(s, image, credentials, signal));
     },
 
     /** Reads what a host is: OS, arch, resources, interfaces, docker, existing registry units, clock. */

@@ -10,6 +10,7 @@ import { ARCHES } from '../config/types';
 import type { ArtifactName } from '../config/variables';
 import { ensureRegistryPki } from '../pki';
 import { precheckInput } from '../precheck/input';
+import { registryHtpasswd } from './htpasswd';
 import { registryConfig, storageDriver } from './render';
 import type { ArchArtifacts, InitRegistryInput, RegistryNodeInput } from './types';
 
@@ -54,6 +55,9 @@ export async function initRegistryInput(config: ResolvedConfig): Promise<InitReg
   const gcsKeyfile = driver === 'gcs' && reg.docker_registry.storage.gcs?.keyfile ? reg.docker_registry.storage.gcs.keyfile : undefined;
   if (gcsKeyfile && !fs.existsSync(gcsKeyfile)) throw new ConfigError([`image_registry.docker_registry.storage.gcs.keyfile: ${gcsKeyfile} does not exist on this machine`]);
 
+  const credentials = reg.docker_registry.anonymous ? undefined : { username: reg.auth.username, password: reg.auth.password ?? '' };
+  if (credentials && !credentials.password) throw new ConfigError(['image_registry.auth.password: not set and not generated; set it, or image_registry.docker_registry.anonymous=true for an open registry']);
+  const htpasswd = credentials ? registryHtpasswd(vars.work_dir, credentials.username, credentials.password) : undefined;
   const trustNames = [...new Set([endpoint.address!, ...hosts.map((h) => registryAddress(hostAddress(h), port, endpoint.plainHttp))])];
   const artifacts = archArtifacts(config, Boolean(ha));
   const nodes: RegistryNodeInput[] = hosts.map((host) => ({
@@ -61,6 +65,8 @@ export async function initRegistryInput(config: ResolvedConfig): Promise<InitReg
     versions: { docker: vars.cri.docker_version ?? '', compose: reg.dockercompose_version ?? '', registry: reg.docker_registry_version ?? '' },
     artifacts,
     registryConfig: registryConfig(vars, httpSecret),
+    htpasswd,
+    credentials,
     port,
     plainHttp: endpoint.plainHttp,
     hostDataDir: driver === 'filesystem' ? fsStorage.rootdir : undefined,

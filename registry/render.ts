@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { Variables } from '../config/variables';
-import { CONTAINER_DATA, CONTAINER_SSL, type RegistryLayout } from './layout';
+import { CONTAINER_DATA, CONTAINER_HTPASSWD, CONTAINER_SSL, type RegistryLayout } from './layout';
+import { KK_UNIT_MARKER } from './markers';
 
 /**
  * What the docker registry's hosts run, rendered from settings: the registry's config.yml for the storage driver in
@@ -15,12 +16,16 @@ export function storageDriver(vars: Variables): StorageDriver {
   return s.s3 ? 's3' : s.azure ? 'azure' : s.gcs ? 'gcs' : 'filesystem';
 }
 
-/** The registry's config.yml: the same on every node (one http.secret), TLS unless plain_http. */
+/**
+ * The registry's config.yml: the same on every node (one http.secret), TLS unless plain_http, htpasswd auth unless
+ * `docker_registry.anonymous` (KubeKey's open registry), deletes only when `docker_registry.delete_enabled`.
+ */
 export function registryConfig(vars: Variables, httpSecret: string): string {
   const s = vars.image_registry.docker_registry.storage;
   const driver = storageDriver(vars);
   const clean = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-  const storage: Record<string, unknown> = { cache: { blobdescriptor: 'inmemory' }, delete: { enabled: true } };
+  const dr = vars.image_registry.docker_registry;
+  const storage: Record<string, unknown> = { cache: { blobdescriptor: 'inmemory' }, delete: { enabled: dr.delete_enabled } };
   if (driver === 'filesystem') storage.filesystem = { rootdirectory: CONTAINER_DATA };
   if (driver === 's3') storage.s3 = clean({ ...s.s3, secure: s.s3!.secure ?? !/^http:\/\//.test(s.s3!.regionendpoint ?? 'https://'), v4auth: s.s3!.v4auth ?? true });
   if (driver === 'azure') storage.azure = clean({ ...s.azure });
@@ -31,14 +36,16 @@ export function registryConfig(vars: Variables, httpSecret: string): string {
     version: 0.1,
     log: { fields: { service: 'registry' } },
     storage,
+    ...(dr.anonymous ? {} : { auth: { htpasswd: { realm: 'kk-registry', path: CONTAINER_HTPASSWD } } }),
     http,
     health: { storagedriver: { enabled: true, interval: '10s', threshold: 3 } },
   });
 }
 
 /** Registry data is bind-mounted from the host, so it survives re-created containers and `docker-compose down`. */
-export function registryCompose(layout: RegistryLayout, port: number, hostDataDir: string | undefined, gcsKeyfile?: string): string {
+export function registryCompose(layout: RegistryLayout, port: number, hostDataDir: string | undefined, gcsKeyfile?: string, htpasswd = false): string {
   const volumes = [`${layout.config}:/etc/docker/registry/config.yml:ro`, `${layout.ssl}:${CONTAINER_SSL}:ro`];
+  if (htpasswd) volumes.push(`${layout.htpasswd}:${CONTAINER_HTPASSWD}:ro`);
   if (hostDataDir) volumes.push(`${hostDataDir}:${CONTAINER_DATA}`);
   if (gcsKeyfile) volumes.push(`${gcsKeyfile}:${gcsKeyfile}:ro`);
   return stringify({
@@ -55,7 +62,8 @@ export function registryCompose(layout: RegistryLayout, port: number, hostDataDi
 }
 
 export function composeUnit(description: string, project: string, composeFile: string): string {
-  return `[Unit]
+  return `${KK_UNIT_MARKER}
+[Unit]
 Description=${description}
 After=docker.service
 Requires=docker.service

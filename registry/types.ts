@@ -17,6 +17,10 @@ export interface RegistryNodeInput {
   artifacts: Record<string, ArchArtifacts>;
   /** Rendered config.yml (holds http.secret and storage keys). */
   registryConfig: string;
+  /** The htpasswd file the registry authenticates with; undefined for an anonymous registry. */
+  htpasswd?: string;
+  /** Who pushes and pulls in verification (and later, cluster nodes); undefined for an anonymous registry. */
+  credentials?: { username: string; password: string };
   port: number;
   plainHttp: boolean;
   /** Host directory bind-mounted as the registry's data (filesystem storage); undefined for object storage. */
@@ -63,6 +67,7 @@ export interface InitRegistryReport {
   endpoint: string;
   precheck: PrecheckReport;
   nodes: RegistryNodeResult[];
-  ha?: { vipHolder: string; steps: Record<string, Record<string, string>> };
+  /** `removed`: hosts that left image_registry and whose keepalived kk removed; `unreachableLeavers`: former members not in the inventory. */
+  ha?: { vipHolder: string; steps: Record<string, Record<string, string>>; removed?: string[]; unreachableLeavers?: string[] };
   verification: { image: string; pushedFrom: string; pulledOn: string[] };
 }

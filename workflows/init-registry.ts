@@ -3,7 +3,9 @@ import type { Activities } from '../activities';
 import { interfaceFor } from '../precheck/cidr';
 import { registryLayout } from '../registry/layout';
 import type { InitRegistryInput, InitRegistryReport, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
+import { hostAddress } from '../config/hosts';
 import { nodeWorkflowId } from './facts';
+import { rootCause } from './failures';
 import { precheckWorkflow } from './precheck';
 import { probe } from './proxies';
 
@@ -42,12 +44,24 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
   const needs = precheck.arches.flatMap((arch) => input.precheck.artifactsByArch[arch] ?? []).filter((n) => n.url);
   if (needs.length) await install.fetchArtifacts(needs);
 
-  const nodes = await Promise.all(input.nodes.map((node) => executeChild(registryNodeWorkflow, { workflowId: nodeWorkflowId(node.host.name), args: [node] })));
+  // Each node finishes or fails on its own: one bad node does not cancel the others' work, and the report says which.
+  const settled = await Promise.allSettled(input.nodes.map((node) => executeChild(registryNodeWorkflow, { workflowId: nodeWorkflowId(node.host.name), args: [node] })));
+  const failedNodes = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ host: input.nodes[i]!.host.name, ...rootCause(r.reason) }] : []));
+  if (failedNodes.length) {
+    throw ApplicationFailure.create({
+      type: 'NodesFailed',
+      message: failedNodes.map((f) => `${f.host}: ${f.type}: ${f.message}`).join('; '),
+      nonRetryable: true,
+      details: [{ failed: failedNodes, done: settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])) }],
+    });
+  }
+  const nodes = settled.map((r) => (r as PromiseFulfilledResult<RegistryNodeResult>).value);
 
   let ha: InitRegistryReport['ha'];
   if (input.ha) {
     const ha_ = input.ha;
     const steps: Record<string, Record<string, string>> = {};
+    const decommissioned = await decommissionLeavers(input);
     await Promise.all(
       input.nodes.map(async (node, i) => {
         const result = nodes[i]!;
@@ -72,24 +86,48 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
         );
       }),
     );
-    const vipHolder = await poll.vipHolder(input.nodes.map((n) => n.host), ha_.vip);
+    const vipHolder = await poll.findVipHolder(input.nodes.map((n) => n.host), ha_.vip);
     // Every node reaches the registry through the VIP before the run says it is ready.
     await Promise.all(
       input.nodes.map((n) => {
         const host = ha_.vip.includes(':') ? `[${ha_.vip}]` : ha_.vip;
         const url = `${n.plainHttp ? 'http' : 'https'}://${host}:${n.port}/v2/`;
-        return install.vipServes(n.host, ha_.vip, url, `${registryLayout(n.versions.registry).ssl}/ca.crt`);
+        return install.waitVipServes(n.host, ha_.vip, url, `${registryLayout(n.versions.registry).ssl}/ca.crt`);
       }),
     );
-    ha = { vipHolder, steps };
+    ha = { vipHolder, steps, ...decommissioned };
   }
 
   // The machine running kk trusts the CA too, when it is in the inventory without being a registry host.
   if (input.localTrust) await install.trustRegistryCa(input.localTrust, input.nodes[0]!.trustNames, input.nodes[0]!.pki.caCert);
 
-  const image = await install.pushProbe(input.nodes[0]!.host, input.endpoint);
-  await Promise.all(input.nodes.map((n) => install.pullProbe(n.host, image)));
+  const credentials = input.nodes[0]!.credentials;
+  const image = await install.pushProbe(input.nodes[0]!.host, input.endpoint, credentials);
+  await Promise.all(input.nodes.map((n) => install.pullProbe(n.host, image, credentials)));
   return { endpoint: input.endpoint, precheck, nodes, ha, verification: { image, pushedFrom: input.nodes[0]!.host.name, pulledOn: input.nodes.map((n) => n.host.name) } };
+}
+
+/**
+ * Hosts that were in the keepalived group (as the members' deployed configs say) and are no longer registry hosts:
+ * their keepalived is removed when the inventory still reaches them; otherwise the report names them, because their
+ * keepalived would go on claiming the VIP beside the group.
+ */
+async function decommissionLeavers(input: InitRegistryInput): Promise<{ removed?: string[]; unreachableLeavers?: string[] }> {
+  const ha = input.ha!;
+  const current = new Set(ha.members.map((m) => m.address));
+  const seen = await Promise.all(input.nodes.map((n) => install.readKeepalivedMembers(n.host)));
+  const leavers = [...new Set(seen.flat())].filter((a) => !current.has(a));
+  if (!leavers.length) return {};
+  const removed: string[] = [];
+  const unreachableLeavers: string[] = [];
+  for (const address of leavers) {
+    const host = input.precheck.hosts.find((h) => hostAddress(h) === address || h.address === address);
+    if (host) {
+      await install.removeKeepalived(host);
+      removed.push(host.name);
+    } else unreachableLeavers.push(address);
+  }
+  return { removed, unreachableLeavers };
 }
 
 /** One registry host: docker, docker-compose, CA trust, the registry itself, then its health gate. */

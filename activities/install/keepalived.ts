@@ -1,9 +1,10 @@
-import { composeUnit, KEEPALIVED_DIR, keepalivedCompose, keepalivedConf, type KeepalivedSettings } from '../../registry/render';
-import { command, sh } from '../ssh/quote';
+import { composeUnit, KEEPALIVED_CHECK_MODE, KEEPALIVED_DIR, KEEPALIVED_FILES, keepalivedCheckScript, keepalivedCompose, keepalivedConf, type KeepalivedSettings } from '../../registry/render';
+import { command, raw, sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
-import { ensureImage, mustRun, putFile, waitAnswers } from './remote';
+import { asRoot, clearPending, ensureImage, markPending, mustRun, putFile, restartPending, waitAnswers } from './remote';
 
 export const KEEPALIVED_UNIT = 'kk-keepalived.service';
+const SERVICE = 'kk-keepalived';
 
 /** keepalived for the registry VIP on one node: image, config, compose file and its own unit; restarted only on change. */
 export async function deployKeepalived(
@@ -18,17 +19,21 @@ export async function deployKeepalived(
   const steps: Record<string, string> = {};
   const image = await ensureImage(session, imageTarball, `${dir}/keepalived-${settings.version}.tgz`, `osixia/keepalived:${settings.version}`, onProgress, signal);
   steps.image = image.loaded ? 'loaded' : 'skipped';
+  if (image.loaded) await markPending(session, SERVICE);
   const changed = [
-    await putFile(session, `${dir}/keepalived.conf`, keepalivedConf(settings), 0o600),
-    await putFile(session, `${dir}/ca.crt`, caCert),
-    await putFile(session, `${dir}/docker-compose.yml`, keepalivedCompose(settings.version, dir)),
+    await putFile(session, `${dir}/${KEEPALIVED_FILES.conf}`, keepalivedConf(settings), 0o600, SERVICE),
+    await putFile(session, `${dir}/${KEEPALIVED_FILES.ca}`, caCert, 0o644, SERVICE),
+    // Root-owned and 0700: keepalived's enable_script_security refuses a check script others could change.
+    await putFile(session, `${dir}/${KEEPALIVED_FILES.check}`, keepalivedCheckScript(settings), KEEPALIVED_CHECK_MODE, SERVICE),
+    await putFile(session, `${dir}/${KEEPALIVED_FILES.compose}`, keepalivedCompose(settings, dir), 0o644, SERVICE),
   ].some(Boolean);
-  const unitChanged = await putFile(session, `/etc/systemd/system/${KEEPALIVED_UNIT}`, composeUnit('keepalived for the registry VIP (installed by kk)', 'kk-keepalived', `${dir}/docker-compose.yml`));
-  if (unitChanged) await mustRun(session, 'systemctl daemon-reload', 'systemctl daemon-reload');
-  const active = (await session.exec(command('systemctl', 'is-active', KEEPALIVED_UNIT), { sudo: true })).stdout.trim() === 'active';
+  const unitChanged = await putFile(session, `/etc/systemd/system/${KEEPALIVED_UNIT}`, composeUnit('keepalived for the registry VIP (installed by kk)', SERVICE, `${dir}/docker-compose.yml`), 0o644, SERVICE);
+  const active = (await asRoot(session, command('systemctl', 'is-active', KEEPALIVED_UNIT), { timeoutMs: 30_000 })).stdout.trim() === 'active';
   steps.config = changed || unitChanged ? 'updated' : 'skipped';
-  if (changed || unitChanged || image.loaded || !active) {
+  if ((await restartPending(session, SERVICE)) || !active) {
+    await mustRun(session, 'systemctl daemon-reload', 'systemctl daemon-reload');
     await mustRun(session, `systemctl enable ${KEEPALIVED_UNIT} && systemctl restart ${KEEPALIVED_UNIT}`, 'starting keepalived', { timeoutMs: 120_000, signal });
+    await clearPending(session, SERVICE);
     steps.service = active ? 'restarted' : 'started';
   } else steps.service = 'skipped';
   return steps;
@@ -39,12 +44,44 @@ export async function deployKeepalived(
  * over from before the VIP existed (precheck's probe makes one) is cleared first, so ARP asks afresh.
  */
 export async function waitVipServes(session: HostSession, vip: string, url: string, caPath: string, signal: AbortSignal, timeoutMs = 90_000): Promise<string> {
-  await session.exec(sh`ip neigh flush to ${vip} 2>/dev/null || true`, { sudo: true, timeoutMs: 15_000 });
+  await asRoot(session, sh`ip neigh flush to ${vip} 2>/dev/null || true`, { timeoutMs: 15_000 });
   await waitAnswers(session, url, caPath, signal, timeoutMs);
   return 'serves';
 }
 
-/** Whether this node holds the VIP now. */
+/** Whether this node holds the VIP now (IPv4 `inet` or IPv6 `inet6`). */
 export async function holdsVip(session: HostSession, vip: string): Promise<boolean> {
-  return (await session.exec(sh`ip -o addr | grep -q ${` inet ${vip}/`}`, { sudo: true, timeoutMs: 15_000 })).code === 0;
+  return (await asRoot(session, sh`ip -o addr | grep -qF -e ${` inet ${vip}/`} -e ${` inet6 ${vip}/`}`, { timeoutMs: 15_000 })).code === 0;
+}
+
+/** Addresses in the keepalived.conf kk deployed here (unicast_src_ip and unicast_peer entries), any version. */
+export async function readKeepalivedMembers(session: HostSession): Promise<string[]> {
+  const r = await asRoot(session, sh`cat ${KEEPALIVED_DIR}/*/keepalived.conf 2>/dev/null || true`, { timeoutMs: 30_000 });
+  return parseKeepalivedMembers(r.stdout);
+}
+
+export function parseKeepalivedMembers(conf: string): string[] {
+  const out = new Set<string>();
+  const src = /unicast_src_ip\s+(\S+)/.exec(conf)?.[1];
+  if (src) out.add(src);
+  const peers = /unicast_peer\s*\{([^}]*)\}/.exec(conf)?.[1] ?? '';
+  for (const p of peers.split(/\s+/).filter(Boolean)) out.add(p);
+  return [...out];
+}
+
+/** Stops and removes kk's keepalived (unit, compose project, files); nothing else on the host is touched. */
+export async function removeKeepalived(session: HostSession): Promise<string> {
+  const present = (await asRoot(session, sh`test -e ${`/etc/systemd/system/${KEEPALIVED_UNIT}`} || test -d ${KEEPALIVED_DIR}`, { timeoutMs: 30_000 })).code === 0;
+  if (!present) return 'absent';
+  // keepalived drops the VIP when it stops cleanly; one killed instead leaves it on the interface, so it goes too.
+  const conf = (await asRoot(session, sh`cat ${KEEPALIVED_DIR}/*/keepalived.conf 2>/dev/null || true`, { timeoutMs: 30_000 })).stdout;
+  const vip = /virtual_ipaddress\s*\{\s*(\S+\/\d+)\s+dev\s+(\S+)/.exec(conf);
+  const dropVip = vip ? sh`ip addr del ${vip[1]!} dev ${vip[2]!} 2>/dev/null; ` : '';
+  await mustRun(
+    session,
+    sh`systemctl disable --now ${KEEPALIVED_UNIT} 2>/dev/null; docker rm -f kk-keepalived >/dev/null 2>&1; ${raw(dropVip)}rm -f ${`/etc/systemd/system/${KEEPALIVED_UNIT}`} && rm -rf ${KEEPALIVED_DIR} && systemctl daemon-reload`,
+    'removing keepalived',
+    { timeoutMs: 120_000 },
+  );
+  return 'removed';
 }

@@ -3,7 +3,10 @@ import { composeUnit, registryCompose } from '../../registry/render';
 import type { RegistryNodeInput } from '../../registry/types';
 import { command, sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
-import { ensureImage, mustRun, putFile, waitAnswers } from './remote';
+import { asRoot, clearPending, ensureImage, markPending, mustRun, putFile, restartPending, waitAnswers } from './remote';
+import { KK_UNIT_MARKER } from '../../registry/markers';
+import { hostFailure } from '../ssh/errors';
+import { describeHost } from '../../config/hosts';
 
 export const REGISTRY_UNIT = 'docker-registry.service';
 
@@ -21,6 +24,7 @@ export async function trustCa(session: HostSession, names: string[], caCert: str
 export async function deployRegistry(session: HostSession, input: RegistryNodeInput, imageTarball: string, onProgress: (o: number, t: number) => void, signal: AbortSignal): Promise<Record<string, string>> {
   const layout = registryLayout(input.versions.registry);
   const steps: Record<string, string> = {};
+  await refuseForeignUnit(session, REGISTRY_UNIT);
   const image = await ensureImage(session, imageTarball, layout.imageTarball, `registry:${layout.version}`, onProgress, signal);
   steps.image = image.loaded ? 'loaded' : 'skipped';
 
@@ -28,23 +32,40 @@ export async function deployRegistry(session: HostSession, input: RegistryNodeIn
     await mustRun(session, command('mkdir', '-p', input.hostDataDir), `creating ${input.hostDataDir}`);
     if (input.nfs) steps.nfs = await mountNfs(session, input.nfs, input.hostDataDir);
   }
+  const unit = 'docker-registry';
   const changed = [
-    await putFile(session, layout.config, input.registryConfig, 0o600),
-    await putFile(session, `${layout.ssl}/server.crt`, input.pki.serverCert),
-    await putFile(session, `${layout.ssl}/server.key`, input.pki.serverKey, 0o600),
-    await putFile(session, `${layout.ssl}/ca.crt`, input.pki.caCert),
-    input.gcsKeyfile ? await putFile(session, input.gcsKeyfile.path, input.gcsKeyfile.content, 0o600) : false,
-    await putFile(session, layout.compose, registryCompose(layout, input.port, input.hostDataDir, input.gcsKeyfile?.path)),
+    await putFile(session, layout.config, input.registryConfig, 0o600, unit),
+    input.htpasswd !== undefined ? await putFile(session, layout.htpasswd, input.htpasswd, 0o600, unit) : false,
+    await putFile(session, `${layout.ssl}/server.crt`, input.pki.serverCert, 0o644, unit),
+    await putFile(session, `${layout.ssl}/server.key`, input.pki.serverKey, 0o600, unit),
+    await putFile(session, `${layout.ssl}/ca.crt`, input.pki.caCert, 0o644, unit),
+    input.gcsKeyfile ? await putFile(session, input.gcsKeyfile.path, input.gcsKeyfile.content, 0o600, unit) : false,
+    await putFile(session, layout.compose, registryCompose(layout, input.port, input.hostDataDir, input.gcsKeyfile?.path, input.htpasswd !== undefined), 0o644, unit),
   ].some(Boolean);
-  const unitChanged = await putFile(session, `/etc/systemd/system/${REGISTRY_UNIT}`, composeUnit('docker registry (installed by kk)', 'docker-registry', layout.compose));
+  const unitChanged = await putFile(session, `/etc/systemd/system/${REGISTRY_UNIT}`, composeUnit('docker registry (installed by kk)', 'docker-registry', layout.compose), 0o644, unit);
   steps.config = changed || unitChanged ? 'updated' : 'skipped';
-  if (unitChanged) await mustRun(session, 'systemctl daemon-reload', 'systemctl daemon-reload');
-  const active = (await session.exec(command('systemctl', 'is-active', REGISTRY_UNIT), { sudo: true, timeoutMs: 30_000 })).stdout.trim() === 'active';
-  if (changed || unitChanged || image.loaded || !active) {
+  if (image.loaded) await markPending(session, unit);
+  const pending = await restartPending(session, unit);
+  const active = (await asRoot(session, command('systemctl', 'is-active', REGISTRY_UNIT), { timeoutMs: 30_000 })).stdout.trim() === 'active';
+  if (pending || !active) {
+    await mustRun(session, 'systemctl daemon-reload', 'systemctl daemon-reload');
     await mustRun(session, `systemctl enable ${REGISTRY_UNIT} && systemctl restart ${REGISTRY_UNIT}`, 'starting the registry', { timeoutMs: 180_000, signal });
+    await clearPending(session, unit);
     steps.service = active ? 'restarted' : 'started';
   } else steps.service = 'skipped';
   return steps;
+}
+
+/**
+ * A unit of this name that kk did not write (its marker is missing) belongs to another installer: kk stops and says
+ * so rather than replacing it. Precheck reports the same before anything changes.
+ */
+export async function refuseForeignUnit(session: HostSession, unit: string): Promise<void> {
+  const r = await asRoot(session, sh`f=/etc/systemd/system/${unit}; if [ -e "$f" ]; then head -n1 "$f"; else echo @@absent; fi`, { timeoutMs: 30_000 });
+  const first = r.stdout.split('\n')[0]?.trim();
+  if (first !== '@@absent' && first !== KK_UNIT_MARKER) {
+    throw hostFailure('CommandFailed', `${describeHost(session.target)}: /etc/systemd/system/${unit} exists and was not installed by kk; kk does not replace another installer's service. Remove it (and its containers) or install on another host.`);
+  }
 }
 
 /** NFS-backed data: the export mounted on the data directory and kept in /etc/fstab (one managed line). */
@@ -59,7 +80,7 @@ export function nfsCommands(nfs: { server: string; export: string }, dir: string
 
 async function mountNfs(session: HostSession, nfs: { server: string; export: string }, dir: string): Promise<string> {
   const c = nfsCommands(nfs, dir);
-  const already = (await session.exec(sh`mountpoint -q ${dir}`, { sudo: true })).code === 0;
+  const already = (await asRoot(session, sh`mountpoint -q ${dir}`, { timeoutMs: 30_000 })).code === 0;
   await mustRun(session, c.mount, `mounting ${nfs.server}:${nfs.export} on ${dir}`);
   await mustRun(session, c.fstab, 'updating /etc/fstab');
   return already ? 'skipped' : 'mounted';
@@ -72,7 +93,7 @@ export async function waitRegistryHealthy(session: HostSession, input: RegistryN
   const host = input.address.includes(':') ? `[${input.address}]` : input.address;
   const url = `${scheme}://${host}:${input.port}/v2/`;
   await waitAnswers(session, url, `${layout.ssl}/ca.crt`, signal, timeoutMs, async () => {
-    const logs = (await session.exec(`docker logs --tail 5 docker-registry 2>&1`, { sudo: true, timeoutMs: 15_000 })).stdout.trim();
+    const logs = (await asRoot(session, `docker logs --tail 5 docker-registry 2>&1`, { timeoutMs: 15_000 })).stdout.trim();
     return `; container log: ${logs}`;
   });
   return 'healthy';

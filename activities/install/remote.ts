@@ -1,31 +1,77 @@
 import { createHash } from 'node:crypto';
 import { describeHost } from '../../config/hosts';
 import { hostFailure } from '../ssh/errors';
-import { sh } from '../ssh/quote';
-import type { ExecResult, HostSession } from '../ssh/session';
+import { raw, sh } from '../ssh/quote';
+import type { ExecOptions, ExecResult, HostSession } from '../ssh/session';
 import { tail } from '../ssh/session';
 
+/**
+ * Commands run as root with a PATH of their own: sudo's `secure_path` on RHEL-family hosts lacks /usr/local/bin,
+ * where kk puts docker and docker-compose, so a bare `docker` would not be found after kk installed it.
+ */
+const ROOT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH; ';
+
+export function asRoot(session: HostSession, cmd: string, options: Omit<ExecOptions, 'sudo'> = {}): Promise<ExecResult> {
+  return session.exec(ROOT_PATH + cmd, { ...options, sudo: true });
+}
+
+export interface MustRunOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  stdin?: string;
+  /**
+   * The command may fail for a while and then succeed (a daemon still starting, a VIP moving): its failure is
+   * NotReady and retried. Otherwise a non-zero exit is CommandFailed, reported at once and not retried.
+   */
+  transient?: boolean;
+}
+
 /** Runs a command as root; a non-zero exit is a failure that names the host, the step and the command's last words. */
-export async function mustRun(session: HostSession, cmd: string, what: string, options: { timeoutMs?: number; signal?: AbortSignal; stdin?: string } = {}): Promise<ExecResult> {
-  const r = await session.exec(cmd, { sudo: true, timeoutMs: options.timeoutMs ?? 300_000, signal: options.signal, stdin: options.stdin });
+export async function mustRun(session: HostSession, cmd: string, what: string, options: MustRunOptions = {}): Promise<ExecResult> {
+  const r = await asRoot(session, cmd, { timeoutMs: options.timeoutMs ?? 300_000, signal: options.signal, stdin: options.stdin });
   if (r.code !== 0) {
-    // Retryable: steps fail for reasons a retry may outlive (a daemon still starting, a lock held).
-    throw hostFailure('SshConnectionLost', `${describeHost(session.target)}: ${what} failed (exit ${r.code}): ${tail(r.stderr.trim() || r.stdout.trim(), 800)}`);
+    throw hostFailure(options.transient ? 'NotReady' : 'CommandFailed', `${describeHost(session.target)}: ${what} failed (exit ${r.code}): ${tail(r.stderr.trim() || r.stdout.trim(), 800)}`);
   }
   return r;
 }
 
 /**
- * Writes a file on the host only when its content or mode differs (compared by sha256 on the host, in one round
- * trip), atomically, with the mode set before it appears. Returns whether it changed: callers restart only what changed.
+ * A restart owed to a service, recorded on the host before any of its inputs changes and cleared only after the
+ * restart. An activity killed between writing a file and restarting leaves the marker, so its retry (which finds the
+ * files already in place) still restarts: restarts follow the host's state, not what one attempt wrote.
  */
-export async function putFile(session: HostSession, path: string, content: string, mode = 0o644): Promise<boolean> {
+const PENDING_DIR = '/var/lib/kubekey/pending-restart';
+
+export function pendingMarker(service: string): string {
+  return `${PENDING_DIR}/${service}`;
+}
+
+/** Records that `service` owes a restart (before the change that causes it). */
+export async function markPending(session: HostSession, service: string): Promise<void> {
+  await mustRun(session, sh`mkdir -p ${PENDING_DIR} && touch ${pendingMarker(service)}`, `recording a restart of ${service}`);
+}
+
+export async function restartPending(session: HostSession, service: string): Promise<boolean> {
+  return (await asRoot(session, sh`test -e ${pendingMarker(service)}`, { timeoutMs: 30_000 })).code === 0;
+}
+
+export async function clearPending(session: HostSession, service: string): Promise<void> {
+  await mustRun(session, sh`rm -f ${pendingMarker(service)}`, `clearing the pending restart of ${service}`);
+}
+
+/**
+ * Writes a file on the host only when its content or mode differs (compared by sha256 on the host, in one round
+ * trip), atomically, with the mode set before it appears. With `restarts`, a changed file first marks that service
+ * as owing a restart (see pendingMarker). Returns whether it changed.
+ */
+export async function putFile(session: HostSession, path: string, content: string, mode = 0o644, restarts?: string): Promise<boolean> {
   const hash = createHash('sha256').update(content).digest('hex');
   const octal = mode.toString(8);
   const staged = `${path}.kktmp`;
+  const mark = restarts ? sh`mkdir -p ${PENDING_DIR} && touch ${pendingMarker(restarts)} && ` : '';
   const r = await mustRun(
     session,
-    sh`if [ -f ${path} ] && [ "$(sha256sum < ${path} | cut -c1-64)" = ${hash} ] && [ "$(stat -c %a ${path})" = ${octal} ]; then cat >/dev/null; echo same; else mkdir -p "$(dirname ${path})" && umask 077 && cat > ${staged} && chmod ${octal} ${staged} && mv -f ${staged} ${path} && echo changed; fi`,
+    sh`if [ -f ${path} ] && [ ! -L ${path} ] && [ "$(sha256sum < ${path} | cut -c1-64)" = ${hash} ] && [ "$(stat -c %a ${path})" = ${octal} ]; then cat >/dev/null; echo same; else ${raw(mark)}mkdir -p "$(dirname ${path})" && rm -f ${staged} && umask 077 && cat > ${staged} && chmod ${octal} ${staged} && chown root:root ${staged} && mv -fT ${staged} ${path} && echo changed; fi`,
     `writing ${path}`,
     { stdin: content },
   );
@@ -40,12 +86,12 @@ export async function waitAnswers(session: HostSession, url: string, caPath: str
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    const r = await session.exec(sh`curl -sS --max-time 5 --cacert ${caPath} -o /dev/null -w '%{http_code}' ${url}`, { sudo: true, timeoutMs: 15_000, signal });
+    const r = await asRoot(session, sh`curl -sS --max-time 5 --cacert ${caPath} -o /dev/null -w '%{http_code}' ${url}`, { timeoutMs: 15_000, signal });
     last = r.stdout.trim() || r.stderr.trim();
     if (last === '200' || last === '401') return;
     await new Promise((res) => setTimeout(res, 1000));
   }
-  throw hostFailure('SshTimeout', `${describeHost(session.target)}: ${url} did not answer within ${timeoutMs / 1000}s; last answer: ${last || 'none'}${await extra()}`);
+  throw hostFailure('NotReady', `${describeHost(session.target)}: ${url} did not answer within ${timeoutMs / 1000}s; last answer: ${last || 'none'}${await extra()}`);
 }
 
 /** Uploads an image tarball (resumable, skipped when the host has it) and loads it unless Docker already has the image. */
@@ -58,7 +104,7 @@ export async function ensureImage(
   signal?: AbortSignal,
 ): Promise<{ uploaded: boolean; loaded: boolean }> {
   const upload = await session.upload(localTarball, remoteTarball, { onProgress, signal });
-  const present = (await session.exec(sh`docker image inspect ${image} >/dev/null 2>&1`, { sudo: true, timeoutMs: 60_000 })).code === 0;
+  const present = (await asRoot(session, sh`docker image inspect ${image} >/dev/null 2>&1`, { timeoutMs: 60_000 })).code === 0;
   if (present && upload.skipped) return { uploaded: false, loaded: false };
   await mustRun(session, sh`docker load -i ${remoteTarball}`, `loading ${image}`, { timeoutMs: 600_000, signal });
   return { uploaded: !upload.skipped, loaded: true };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CACHE_DIR } from '../paths';
@@ -37,6 +38,9 @@ const MAIN = `package main
 
 import (
 	"github.com/docker/distribution/registry"
+	_ "github.com/docker/distribution/registry/auth/htpasswd"
+	_ "github.com/docker/distribution/registry/auth/silly"
+	_ "github.com/docker/distribution/registry/auth/token"
 	_ "github.com/docker/distribution/registry/storage/driver/azure"
 	_ "github.com/docker/distribution/registry/storage/driver/filesystem"
 	_ "github.com/docker/distribution/registry/storage/driver/inmemory"
@@ -59,7 +63,9 @@ replace rsc.io/letsencrypt => ./letsencrypt
 `;
 
 export async function distributionBinary(): Promise<string> {
-  const bin = path.join(ARTIFACT_CACHE, `registry-${DISTRIBUTION_VERSION}-linux-amd64`);
+  // Keyed on the sources too: the official image's access controllers (htpasswd, token, silly) were added later.
+  const key = createHash('sha256').update(MAIN).update(GO_MOD).update(LETSENCRYPT_STANDIN).digest('hex').slice(0, 12);
+  const bin = path.join(ARTIFACT_CACHE, `registry-${DISTRIBUTION_VERSION}-${key}-linux-amd64`);
   if (fs.existsSync(bin)) return bin;
   log(`building distribution ${DISTRIBUTION_VERSION} from its Go module (a minute or two, once)`);
   const src = path.join(CACHE_DIR, 'build', `distribution-${DISTRIBUTION_VERSION}`);
