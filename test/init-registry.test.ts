@@ -49,10 +49,10 @@ async function init(inv: string, ...sets: string[]): Promise<{ code: number | nu
   return { code: r.code, report: JSON.parse(r.stdout) as InitRegistryReport, stderr: r.stderr };
 }
 
-async function on(node: string, cmd: string): Promise<string> {
+async function on(node: string, cmd: string, stdin?: string): Promise<string> {
   const conn = await labSsh(labFile.nodes.find((n) => n.name === node)!);
   try {
-    const r = await conn.exec(cmd, { sudo: true, timeoutMs: 180_000 });
+    const r = await conn.exec(cmd, { sudo: true, timeoutMs: 180_000, stdin });
     assert.equal(r.code, 0, `${node}: ${cmd}\n${r.stderr}`);
     return r.stdout;
   } finally {
@@ -60,14 +60,30 @@ async function on(node: string, cmd: string): Promise<string> {
   }
 }
 
-/** A fresh image with a unique layer, pushed through `endpoint` from `node`. */
+/** The registry password kk generated (kept 0600 in the work dir), on docker login's stdin. */
+async function login(node: string, endpoint: string): Promise<void> {
+  const password = fs.readFileSync(path.join(workdir, 'secrets', 'image_registry_admin_password'), 'utf8').trim();
+  const conn = await labSsh(labFile.nodes.find((n) => n.name === node)!);
+  try {
+    const r = await conn.exec(sh`docker login -u admin --password-stdin ${endpoint}`, { sudo: true, stdin: password, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, `${node}: docker login ${endpoint}\n${r.stderr}`);
+  } finally {
+    conn.close();
+  }
+}
+
+/** A fresh image with a unique layer, pushed through `endpoint` from `node` (logged in: the registry requires it). */
 async function pushUnique(node: string, endpoint: string, repo: string): Promise<string> {
   const image = `${endpoint}/${repo}:${Date.now()}`;
+  await login(node, endpoint);
   await on(node, sh`d=$(mktemp -d) && date +%s%N > "$d/f" && tar -C "$d" -cf - f | docker import - ${image} >/dev/null && docker push ${image} >/dev/null && docker rmi ${image} >/dev/null`);
   return image;
 }
 
-const pull = (node: string, image: string) => on(node, sh`docker pull ${image} >/dev/null && docker rmi ${image} >/dev/null && echo pulled`);
+async function pull(node: string, image: string): Promise<string> {
+  await login(node, image.slice(0, image.indexOf('/')));
+  return on(node, sh`docker pull ${image} >/dev/null && docker rmi ${image} >/dev/null && echo pulled`);
+}
 
 async function vipHolder(): Promise<string | undefined> {
   for (const n of labFile.nodes) {
@@ -110,7 +126,15 @@ describe('kk init registry (docker-registry)', () => {
     // TLS verified with the CA: the CA kk made, in certs.d, and curl with --cacert (not -k).
     const ca = fs.readFileSync(path.join(workdir, 'pki', 'root.crt'), 'utf8');
     assert.equal(await on('node1', `cat /etc/docker/certs.d/${node1}/ca.crt`), ca);
-    assert.equal((await on('node1', `curl -sS --cacert /etc/docker/certs.d/${node1}/ca.crt -o /dev/null -w '%{http_code}' https://${node1}/v2/`)).trim(), '200');
+    // Authentication is required: anonymous is refused, the configured user gets in; deletes are off.
+    // The user reaches curl on stdin (`-K -`), as kk passes credentials: never on a command line.
+    const curl = (user: string | undefined, url: string) =>
+      on('node1', `curl -sS -K - --cacert /etc/docker/certs.d/${node1}/ca.crt -o /dev/null -w '%{http_code}' ${url}`, user ? `user = "${user}"\n` : '\n');
+    assert.equal((await curl(undefined, `https://${node1}/v2/`)).trim(), '401');
+    const password = fs.readFileSync(path.join(workdir, 'secrets', 'image_registry_admin_password'), 'utf8').trim();
+    assert.equal((await curl(`admin:${password}`, `https://${node1}/v2/`)).trim(), '200');
+    assert.equal((await curl('admin:wrong', `https://${node1}/v2/`)).trim(), '401');
+    assert.equal((await on('node1', `stat -c %a /opt/docker-registry/${reg}/auth/htpasswd`)).trim(), '600');
     assert.equal(fs.statSync(path.join(workdir, 'pki', 'image_registry.key')).mode & 0o777, 0o600);
 
     const image = await pushUnique('node1', node1, 'lab/persist');
@@ -138,11 +162,16 @@ describe('kk init registry (docker-registry)', () => {
     assert.equal(report.endpoint, labFile.vip);
     assert.equal(report.ha?.vipHolder, 'node1', 'the first registry host has the highest priority');
     assert.deepEqual(report.verification.pulledOn, ['node1', 'node2', 'node3']);
-    const conf = await on('node2', 'cat /opt/keepalived/2.2.7/keepalived.conf');
+    const kv = labVersion(labFile, 'keepalived_version');
+    const conf = await on('node2', `cat /opt/keepalived/${kv}/keepalived.conf`);
     assert.match(conf, /unicast_peer \{\n\s+172\.30\.99\.11\n\s+172\.30\.99\.13\n\s+\}/);
     assert.match(conf, /priority 140/);
     assert.doesNotMatch(conf, /virtual_router_id 31\b|k8s-test/);
-    assert.match(conf, /curl -fsS --max-time 3 --cacert \/etc\/keepalived\/ca\.crt -o \/dev\/null https:\/\/127\.0\.0\.1:443\/v2\//);
+    assert.match(conf, /script "\/etc\/keepalived\/kk-check-registry\.sh"/);
+    assert.match(await on('node2', `stat -c '%U %a' /opt/keepalived/${kv}/check-registry.sh`), /^root 700/);
+    assert.match(await on('node2', `cat /opt/keepalived/${kv}/check-registry.sh`), /https:\/\/127\.0\.0\.1:443\/v2\//);
+    // osixia's contract: the config at the assets path, started with --copy-service.
+    assert.match(await on('node2', 'docker inspect -f "{{json .Args}} {{range .Mounts}}{{.Destination}} {{end}}" kk-keepalived'), /--copy-service.*\/container\/service\/keepalived\/assets\/keepalived\.conf/);
 
     const image = await pushUnique('node2', labFile.vip, 'lab/ha');
     for (const n of ['node1', 'node2', 'node3']) assert.equal((await pull(n, image)).trim(), 'pulled', n);
@@ -166,6 +195,38 @@ describe('kk init registry (docker-registry)', () => {
       for (const step of ['docker', 'compose', 'trust', 'registry.image', 'registry.config', 'registry.service']) assert.equal(node.steps[step], 'skipped', `${node.host} ${step}`);
     }
     for (const [host, steps] of Object.entries(report.ha!.steps)) assert.deepEqual(steps, { image: 'skipped', config: 'skipped', service: 'skipped' }, host);
+  });
+
+  it('shrinking the HA set removes the leaver\'s keepalived, so it cannot hold the VIP beside the group', async () => {
+    const { report } = await init(inventory('ha', ['node1', 'node2']), `image_registry.ha_vip=${labFile.vip}`, s3Set());
+    assert.deepEqual(report.ha?.removed, ['node3']);
+    assert.equal((await lab(['exec', 'node3', '--', 'sh', '-c', 'systemctl is-active kk-keepalived.service; ls /opt/keepalived 2>&1 | head -1'])).stdout.split('\n')[0], 'inactive');
+    assert.match((await lab(['exec', 'node3', '--', 'sh', '-c', `ip -o addr | grep -c ' inet ${labFile.vip}/' || true`])).stdout.trim(), /^0$/);
+    assert.match(await on('node1', `cat /opt/keepalived/${labVersion(labFile, 'keepalived_version')}/keepalived.conf`), /unicast_peer \{\n\s+172\.30\.99\.12\n\s+\}/);
+  });
+
+  it('a registry CA on the hosts from another work dir is not replaced without image_registry.rotate_ca', async () => {
+    const other = path.join(dir, 'other-work');
+    const r = await kk(['precheck', 'image_registry', '-i', inventory('ha', ['node1', 'node2']), '--workdir', other, '--output', 'json', '--set', labFile.set['docker-registry'], '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`, '--set', `image_registry.ha_vip=${labFile.vip}`, '--set', s3Set()]);
+    await kk(['server', 'stop', '--workdir', other]);
+    assert.equal(r.code, 1, r.stderr);
+    const ca = (JSON.parse(r.stdout) as { checks: { host: string; check: string; status: string; fix?: string }[] }).checks.filter((c) => c.check === 'ca');
+    assert.deepEqual(ca.map((c) => [c.host, c.status]), [['node1', 'fail'], ['node2', 'fail']]);
+    assert.match(ca[0]!.fix!, /--workdir that installed it|rotate_ca=true/);
+  });
+
+  it('VRRP blocked between the nodes: two VIP holders are detected and the firewall rule named', async () => {
+    for (const n of ['node1', 'node2']) await on(n, 'iptables -I INPUT -p vrrp -j DROP');
+    try {
+      await on('node1', 'systemctl restart kk-keepalived.service');
+      await on('node2', 'systemctl restart kk-keepalived.service');
+      const r = await kk(['init', 'registry', '-i', inventory('ha', ['node1', 'node2']), '--workdir', workdir, '--set', labFile.set['docker-registry'], '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`, '--set', `image_registry.ha_vip=${labFile.vip}`, '--set', s3Set()]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /held by node1 and node2 at once/);
+      assert.match(r.stderr, /iptables -I INPUT -p vrrp -j ACCEPT/);
+    } finally {
+      for (const n of ['node1', 'node2']) await on(n, 'iptables -D INPUT -p vrrp -j DROP; systemctl restart kk-keepalived.service');
+    }
   });
 
   // Runs on node1, where the tests above installed Docker and loaded the registry image.

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse, stringify } from 'yaml';
+import { sh } from '../activities/ssh/quote';
+import { variablesSchema } from '../config/variables';
+import type { LabFile } from '../lab/lab-file';
+import { registryConfig } from '../registry/render';
+import { kk } from './support/kk';
+import { labSsh, labUp, labVersion, resetNodes } from './support/lab';
+
+/**
+ * `kk init registry` on hosts that are not blank: a Docker kk did not install, another installer's registry unit, a
+ * broken daemon.json on one node, sudo without /usr/local/bin in its secure_path, a restart owed by an interrupted
+ * attempt, plain HTTP. Logged in as the lab's non-root `ops` user with a password, through sudo.
+ */
+let labFile: LabFile;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-hosts-'));
+const workdir = path.join(dir, 'work');
+
+function inventory(name: string, registryNodes: string[]): string {
+  const password = parse(fs.readFileSync(labFile.inventoryPassword, 'utf8')) as { spec: { hosts: Record<string, unknown> } };
+  const file = path.join(dir, `${name}.yaml`);
+  fs.writeFileSync(file, stringify({ apiVersion: 'kubekey.kubesphere.io/v1', kind: 'Inventory', metadata: { name }, spec: { hosts: password.spec.hosts, groups: { image_registry: { hosts: registryNodes } } } }), { mode: 0o600 });
+  return file;
+}
+
+const common = () => ['--workdir', workdir, '--set', labFile.set['docker-registry'], '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`];
+
+async function on(node: string, cmd: string, stdin?: string): Promise<string> {
+  const conn = await labSsh(labFile.nodes.find((n) => n.name === node)!);
+  try {
+    const r = await conn.exec(cmd, { sudo: true, timeoutMs: 180_000, stdin });
+    assert.equal(r.code, 0, `${node}: ${cmd}\n${r.stderr}`);
+    return r.stdout;
+  } finally {
+    conn.close();
+  }
+}
+
+/** A Docker as a distribution's package leaves it: binaries in /usr/bin, units in /lib/systemd/system, its own daemon.json. */
+async function distributionDocker(node: string): Promise<void> {
+  const tarball = path.join(labFile.workdir, 'kubekey', 'docker', labVersion(labFile, 'docker_version'), 'amd64', `docker-${labVersion(labFile, 'docker_version')}.tgz`);
+  const conn = await labSsh(labFile.nodes.find((n) => n.name === node)!);
+  try {
+    await conn.upload(tarball, '/root/docker-distro.tgz');
+  } finally {
+    conn.close();
+  }
+  await on(node, 'tar -C /usr/bin --strip-components=1 -xzf /root/docker-distro.tgz docker/ && rm /root/docker-distro.tgz');
+  await on(node, 'cat > /lib/systemd/system/docker.service', '[Unit]\nDescription=Docker (distribution package)\n[Service]\nType=notify\nExecStart=/usr/bin/dockerd -H unix:///var/run/docker.sock\nExecReload=/bin/kill -s HUP $MAINPID\n[Install]\nWantedBy=multi-user.target\n');
+  await on(node, 'mkdir -p /etc/docker && cat > /etc/docker/daemon.json', '{\n  "data-root": "/var/lib/docker-distro",\n  "registry-mirrors": ["https://mirror.invalid"]\n}\n');
+  await on(node, 'systemctl daemon-reload && systemctl enable --now docker && for i in $(seq 30); do docker info >/dev/null 2>&1 && break; sleep 1; done');
+  await on(node, 'd=$(mktemp -d) && echo kept > "$d/f" && tar -C "$d" -cf - f | docker import - distro/keep:1 >/dev/null');
+}
+
+before(async () => {
+  labFile = await labUp(3);
+  await resetNodes(labFile);
+});
+
+after(async () => {
+  await resetNodes(labFile);
+  await kk(['server', 'stop', '--workdir', workdir]);
+});
+
+describe('kk init registry on hosts that already hold things', () => {
+  let dockerStarted = '';
+  it('precheck says what init keeps and refuses another installer\'s registry unit, changing nothing', async () => {
+    await distributionDocker('node2');
+    dockerStarted = await on('node2', 'systemctl show -p ActiveEnterTimestampMonotonic --value docker.service');
+    await on('node3', 'cat > /etc/systemd/system/docker-registry.service && systemctl daemon-reload', '[Unit]\nDescription=someone else\'s registry\n[Service]\nExecStart=/bin/sleep infinity\n');
+    const r = await kk(['precheck', 'image_registry', '-i', inventory('hosts', ['node1', 'node2', 'node3']), '--output', 'json', ...common()]);
+    assert.equal(r.code, 1, r.stderr);
+    const checks = (JSON.parse(r.stdout) as { checks: { host: string; check: string; status: string; message: string; fix?: string }[] }).checks.filter((c) => c.check === 'existing');
+    const node2 = checks.filter((c) => c.host === 'node2').map((c) => c.message).join('\n');
+    assert.match(node2, /docker: keep 20\.10\.24\S* at \/usr\/bin\/docker \(not installed by kk/);
+    assert.match(checks.filter((c) => c.host === 'node1').map((c) => c.message).join('\n'), /docker: install 20\.10\.24/);
+    const foreign = checks.find((c) => c.host === 'node3' && c.status === 'fail');
+    assert.match(foreign?.message ?? '', /docker-registry\.service exists but was not installed by kk/);
+    assert.match(await on('node3', 'ls /usr/local/bin'), /^$/, 'nothing installed on node3');
+  });
+
+  it('one node failing for a deterministic reason fails alone, at once, named; the others finish; a kept Docker is untouched', async () => {
+    await on('node3', 'rm /etc/systemd/system/docker-registry.service && systemctl daemon-reload && mkdir -p /etc/docker && printf "{broken" > /etc/docker/daemon.json');
+    // sudo's secure_path without /usr/local/bin (as on RHEL): kk must not depend on it.
+    for (const n of ['node1', 'node2', 'node3']) await on(n, 'cat > /etc/sudoers.d/zz-secure-path && chmod 440 /etc/sudoers.d/zz-secure-path', 'Defaults secure_path="/usr/sbin:/usr/bin:/sbin:/bin"\n');
+    const started = Date.now();
+    const r = await kk(['init', 'registry', '-i', inventory('hosts', ['node1', 'node2', 'node3']), ...common()]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /node3: CommandFailed: .*daemon\.json is not valid JSON/);
+    assert.doesNotMatch(r.stderr, /node1:|node2:/);
+    assert.ok(Date.now() - started < 150_000, 'a deterministic failure is not retried for minutes');
+    for (const n of ['node1', 'node2']) assert.equal((await on(n, 'systemctl is-active docker-registry.service')).trim(), 'active', n);
+    // node2's Docker: same binaries, same daemon.json, not restarted, its images still there.
+    assert.equal((await on('node2', 'ls /usr/local/bin')).trim(), 'docker-compose');
+    assert.equal(await on('node2', 'cat /etc/docker/daemon.json'), '{\n  "data-root": "/var/lib/docker-distro",\n  "registry-mirrors": ["https://mirror.invalid"]\n}\n');
+    assert.equal(await on('node2', 'systemctl show -p ActiveEnterTimestampMonotonic --value docker.service'), dockerStarted);
+    assert.match(await on('node2', 'docker image ls --format "{{.Repository}}:{{.Tag}}"'), /distro\/keep:1/);
+    // The sudo password reached sudo only: kk's own daemon.json on node1 is kk's JSON and nothing else.
+    const password = (parse(fs.readFileSync(labFile.inventoryPassword, 'utf8')) as { spec: { hosts: { node1: { connector: { password: string } } } } }).spec.hosts.node1.connector.password;
+    const daemon = await on('node1', 'cat /etc/docker/daemon.json');
+    assert.doesNotMatch(daemon, new RegExp(password));
+    assert.equal((JSON.parse(daemon) as Record<string, unknown>)['data-root'], '/var/lib/docker');
+  });
+
+  it('a restart owed by an interrupted attempt is made by the next run, though the files are already in place', async () => {
+    // First converge node1 alone (its certificate's names change with the smaller set of registry hosts).
+    assert.equal((await kk(['init', 'registry', '-i', inventory('one', ['node1']), ...common()])).code, 0);
+    // An attempt killed between writing config.yml and restarting leaves the new file and its pending-restart marker.
+    const secret = fs.readFileSync(path.join(workdir, 'secrets', 'docker_registry_http_secret'), 'utf8').trim();
+    const vars = variablesSchema.parse({ work_dir: workdir, image_registry: { type: 'docker-registry', docker_registry: { delete_enabled: true } } });
+    const reg = labVersion(labFile, 'docker_registry_version');
+    await on('node1', sh`cat > ${`/opt/docker-registry/${reg}/config.yml`} && chmod 600 ${`/opt/docker-registry/${reg}/config.yml`} && mkdir -p /var/lib/kubekey/pending-restart && touch /var/lib/kubekey/pending-restart/docker-registry`, registryConfig(vars, secret));
+    const before = await on('node1', 'docker inspect -f "{{.State.StartedAt}}" docker-registry');
+    const r = await kk(['init', 'registry', '-i', inventory('one', ['node1']), '--output', 'json', ...common(), '--set', 'image_registry.docker_registry.delete_enabled=true']);
+    assert.equal(r.code, 0, r.stderr);
+    const steps = (JSON.parse(r.stdout) as { nodes: { steps: Record<string, string> }[] }).nodes[0]!.steps;
+    assert.equal(steps['registry.config'], 'skipped', 'the file was already in place');
+    assert.equal(steps['registry.service'], 'restarted');
+    assert.notEqual(await on('node1', 'docker inspect -f "{{.State.StartedAt}}" docker-registry'), before);
+    assert.equal((await on('node1', 'ls /var/lib/kubekey/pending-restart')).trim(), '', 'the marker is cleared after the restart');
+  });
+
+  it('plain HTTP: Docker is told the registry is insecure, so the verification push and pull go through', async () => {
+    await on('node3', 'rm -f /etc/docker/daemon.json');
+    const r = await kk(['init', 'registry', '-i', inventory('plain', ['node3']), '--output', 'json', ...common(), '--workdir', path.join(dir, 'plain'), '--set', 'image_registry.auth.plain_http=true']);
+    await kk(['server', 'stop', '--workdir', path.join(dir, 'plain')]);
+    assert.equal(r.code, 0, r.stderr);
+    const daemon = JSON.parse(await on('node3', 'cat /etc/docker/daemon.json')) as { 'insecure-registries'?: string[] };
+    assert.ok(daemon['insecure-registries']?.some((n) => n.startsWith(labFile.nodes[2]!.address)), JSON.stringify(daemon));
+  });
+});
