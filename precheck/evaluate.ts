@@ -173,7 +173,7 @@ export function artifactChecks(statuses: ArtifactStatus[], errors: Record<string
     } else if (s.present) out.push({ host: null, check: 'artifact', status: 'pass', message: `${label}: ${s.need.localPath}${s.sha256 ? ' (sha256 verified)' : ''}` });
     else if (s.need.url && s.reachableUrl) out.push({ host: null, check: 'artifact', status: 'pass', message: `${label}: will be downloaded from ${s.need.url}` });
     else if (s.need.url) out.push({ host: null, check: 'artifact', status: 'fail', message: `${label}: ${s.need.url} cannot be downloaded, and ${s.need.localPath} does not exist`, fix: `put the file at ${s.need.localPath}, or --set ${s.need.overrideFlag}=<url or path>` });
-    else out.push({ host: null, check: 'artifact', status: 'fail', message: `${label}: missing: ${s.need.localPath}`, fix: `put the file there, or --set ${s.need.overrideFlag}=<url, absolute path or file name>` });
+    else out.push({ host: null, check: 'artifact', status: 'fail', message: `${label}: missing: ${s.need.localPath}${s.worker ? ` (on worker ${s.worker})` : ''}`, fix: `put the file there, or --set ${s.need.overrideFlag}=<url, absolute path or file name>` });
   }
   return out;
 }

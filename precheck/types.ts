@@ -90,6 +90,8 @@ export interface HostProbe {
 
 export interface ArtifactStatus {
   need: ArtifactNeed;
+  /** The worker that looked (`pid@host`): with several workers, each reads binary_dir on its own machine. */
+  worker?: string;
   present: boolean;
   sha256?: { expected: string; actual: string };
   reachableUrl?: boolean;

@@ -85,6 +85,10 @@ async function pull(node: string, image: string): Promise<string> {
   return on(node, sh`docker pull ${image} >/dev/null && docker rmi ${image} >/dev/null && echo pulled`);
 }
 
+/** A shell loop until the local registry answers over TLS: 401 (it requires a login) means up. */
+const registryUp = (seconds: number) =>
+  `for i in $(seq ${seconds}); do [ "$(curl -sS --cacert /opt/docker-registry/${reg}/ssl/ca.crt -o /dev/null -w '%{http_code}' https://127.0.0.1/v2/)" = 401 ] && exit 0; sleep 1; done; exit 1`;
+
 async function vipHolder(): Promise<string | undefined> {
   for (const n of labFile.nodes) {
     const r = await lab(['exec', n.name, '--', 'sh', '-c', `ip -o addr | grep -q ' inet ${labFile.vip}/' && echo yes`]);
@@ -139,10 +143,10 @@ describe('kk init registry (docker-registry)', () => {
 
     const image = await pushUnique('node1', node1, 'lab/persist');
     await on('node1', 'systemctl restart docker-registry.service');
-    await on('node1', `for i in $(seq 30); do curl -fsS --cacert /opt/docker-registry/${reg}/ssl/ca.crt -o /dev/null https://127.0.0.1/v2/ && exit 0; sleep 1; done; exit 1`);
+    await on('node1', `${registryUp(30)}`);
     assert.equal((await pull('node1', image)).trim(), 'pulled', 'after a service restart');
     await on('node1', `cd /opt/docker-registry/${reg} && docker-compose -p docker-registry -f docker-compose.yml down && systemctl restart docker-registry.service`);
-    await on('node1', `for i in $(seq 30); do curl -fsS --cacert /opt/docker-registry/${reg}/ssl/ca.crt -o /dev/null https://127.0.0.1/v2/ && exit 0; sleep 1; done; exit 1`);
+    await on('node1', `${registryUp(30)}`);
     assert.equal((await pull('node1', image)).trim(), 'pulled', 'after docker-compose down and a new container');
     assert.match(await on('node1', 'ls /var/lib/docker-registry/data/docker/registry/v2/repositories/lab'), /persist/, 'the data lives on the host');
   });
@@ -186,7 +190,7 @@ describe('kk init registry (docker-registry)', () => {
     const survivor = ['node1', 'node2', 'node3'].find((n) => n !== holder && n !== moved) ?? moved;
     assert.equal((await pull(survivor, image)).trim(), 'pulled', 'a pull through the VIP works after failover');
     assert.equal((await lab(['fault', holder, 'start'])).code, 0);
-    await on(holder, `for i in $(seq 60); do curl -fsS --cacert /opt/docker-registry/${reg}/ssl/ca.crt -o /dev/null https://127.0.0.1/v2/ && exit 0; sleep 1; done; exit 1`);
+    await on(holder, `${registryUp(60)}`);
   });
 
   it('re-running the HA install changes nothing', async () => {

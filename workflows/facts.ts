@@ -1,7 +1,7 @@
-import { isCancellation, startChild, workflowInfo } from '@temporalio/workflow';
+import { startChild, workflowInfo } from '@temporalio/workflow';
 import type { HostFacts } from '../activities/facts/types';
 import type { HostTarget } from '../config/hosts';
-import { rootCause } from './failures';
+import { rethrowCancellation, rootCause } from './failures';
 import { probe } from './proxies';
 
 export interface FactsInput {
@@ -28,8 +28,7 @@ export async function factsWorkflow(input: FactsInput): Promise<FactsReport> {
   const children = await Promise.all(input.hosts.map((host) => startChild(hostFactsWorkflow, { workflowId: nodeWorkflowId(host.name), args: [host] })));
   const settled = await Promise.allSettled(children.map((c) => c.result()));
   // `kk cancel`: the children were cancelled with the run; the run ends cancelled, not as a report of failed hosts.
-  const cancelled = settled.find((s) => s.status === 'rejected' && isCancellation(s.reason));
-  if (cancelled) throw (cancelled as PromiseRejectedResult).reason;
+  rethrowCancellation(settled);
   return {
     hosts: settled.map((s, i) => {
       const host = input.hosts[i]!.name;

@@ -5,7 +5,7 @@ import { registryLayout } from '../registry/layout';
 import type { InitRegistryInput, InitRegistryReport, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
 import { hostAddress } from '../config/hosts';
 import { nodeWorkflowId } from './facts';
-import { rootCause } from './failures';
+import { rethrowCancellation, rootCause } from './failures';
 import { precheckWorkflow } from './precheck';
 import { probe } from './proxies';
 
@@ -46,6 +46,7 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
 
   // Each node finishes or fails on its own: one bad node does not cancel the others' work, and the report says which.
   const settled = await Promise.allSettled(input.nodes.map((node) => executeChild(registryNodeWorkflow, { workflowId: nodeWorkflowId(node.host.name), args: [node] })));
+  rethrowCancellation(settled);
   const failedNodes = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ host: input.nodes[i]!.host.name, ...rootCause(r.reason) }] : []));
   if (failedNodes.length) {
     throw ApplicationFailure.create({

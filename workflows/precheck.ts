@@ -5,7 +5,7 @@ import { hostAddress, type HostTarget } from '../config/hosts';
 import { artifactChecks, configChecks, hostChecks, report, unreachableChecks } from '../precheck/evaluate';
 import type { CheckResult, HostProbe, PrecheckInput, PrecheckReport } from '../precheck/types';
 import { nodeWorkflowId } from './facts';
-import { rootCause } from './failures';
+import { rethrowCancellation, rootCause } from './failures';
 
 /** Precheck reports an unreachable host after a few tries rather than waiting for it. */
 const precheckStep = proxyActivities<Activities>({
@@ -38,6 +38,7 @@ export async function precheckWorkflow(input: PrecheckInput): Promise<PrecheckRe
     input.hosts.map((host) => startChild(hostProbeWorkflow, { workflowId: nodeWorkflowId(host.name), args: [host, probeSpecFor(input, host)] })),
   );
   const probes = await Promise.allSettled(children.map((c) => c.result()));
+  rethrowCancellation(probes);
   const ok = probes.map((p) => (p.status === 'fulfilled' ? p.value : undefined));
   const vipHeldByOurKeepalived = ok.some((p) => p?.vip?.heldHere && p.vip.keepalivedHere);
   probes.forEach((p, i) => {

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { DAEMON_DEFAULTS, mergeDaemonJson } from '../activities/install/docker-units';
+import { holdsVip, parseKeepalivedMembers } from '../activities/install/keepalived';
+import { probeScript } from '../activities/precheck/probe';
+import type { HostSession } from '../activities/ssh/session';
+import type { HostFacts } from '../activities/facts/types';
+import { hostChecks } from '../precheck/evaluate';
+import type { HostProbe, PrecheckInput } from '../precheck/types';
+
+/** The install's pure pieces: what daemon.json becomes, who a keepalived group was, what precheck probes and says. */
+
+describe('daemon.json is merged, never replaced', () => {
+  it('keeps every existing key and fills only absent defaults; insecure registries are added once', () => {
+    const existing = { 'data-root': '/srv/docker', 'registry-mirrors': ['https://m.example'], 'insecure-registries': ['a:5000'] };
+    const merged = JSON.parse(mergeDaemonJson(existing, { defaults: DAEMON_DEFAULTS, insecureRegistries: ['a:5000', 'b'] })) as Record<string, unknown>;
+    assert.equal(merged['data-root'], '/srv/docker');
+    assert.deepEqual(merged['registry-mirrors'], ['https://m.example']);
+    assert.deepEqual(merged['exec-opts'], ['native.cgroupdriver=systemd']);
+    assert.deepEqual(merged['insecure-registries'], ['a:5000', 'b']);
+  });
+  it('a Docker kk did not install gets no defaults, and the same input gives the same text (re-runs change nothing)', () => {
+    const existing = { 'log-driver': 'journald' };
+    const once = mergeDaemonJson(existing, { insecureRegistries: ['r'] });
+    assert.deepEqual(JSON.parse(once), { 'log-driver': 'journald', 'insecure-registries': ['r'] });
+    assert.equal(mergeDaemonJson(JSON.parse(once) as Record<string, unknown>, { insecureRegistries: ['r'] }), once);
+  });
+});
+
+describe('keepalived', () => {
+  it('reads the group a deployed config names (itself and its peers)', () => {
+    const conf = 'vrrp_instance kk_registry {\n  unicast_src_ip 10.0.0.1\n  unicast_peer {\n    10.0.0.2\n    10.0.0.3\n  }\n}\n';
+    assert.deepEqual(parseKeepalivedMembers(conf), ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    assert.deepEqual(parseKeepalivedMembers(''), []);
+  });
+  it('finds an IPv6 VIP as well as an IPv4 one', async () => {
+    const ipOutput = '2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0\n2: eth0    inet6 fd00::100/64 scope global\n';
+    const ask = async (vip: string) => {
+      let cmd = '';
+      const s = { exec: async (c: string) => ((cmd = c), { code: runGrep(c, ipOutput), stdout: '', stderr: '' }) } as unknown as HostSession;
+      const held = await holdsVip(s, vip);
+      assert.match(cmd, /ip -o addr \|/);
+      return held;
+    };
+    assert.equal(await ask('fd00::100'), true);
+    assert.equal(await ask('10.0.0.5'), true);
+    assert.equal(await ask('10.0.0.50'), false, 'a longer address with the VIP as prefix is not the VIP');
+  });
+});
+
+/** Runs the grep half of holdsVip's pipeline on canned `ip -o addr` output, for its exit code. */
+function runGrep(cmd: string, ipOutput: string): number {
+  const grep = cmd.slice(cmd.indexOf('grep'));
+  try {
+    execFileSync('sh', ['-c', grep], { input: ipOutput });
+    return 0;
+  } catch (err) {
+    return (err as { status: number }).status;
+  }
+}
+
+describe('precheck probes only what the registry needs', () => {
+  it('probes every path at once, in the background, and waits for all', () => {
+    const script = probeScript({ peers: [{ address: '10.0.0.2', port: 443, required: true }, { address: '10.0.0.3', port: 443, required: true }], registryPorts: [443] });
+    const lines = script.split('\n');
+    const reach = lines.filter((l) => l.includes('/dev/tcp'));
+    assert.equal(reach.length, 2);
+    for (const l of reach) assert.match(l, /^\( .* \) &$/);
+    assert.ok(lines.indexOf('wait') > lines.indexOf(reach[1]!));
+    assert.doesNotMatch(script, /\b22\b/, 'SSH between hosts is not probed');
+  });
+
+  const facts: HostFacts = {
+    hostname: 'h',
+    os: { id: 'debian', idLike: [], versionId: '12', prettyName: 'Debian', family: 'deb' },
+    kernel: '6',
+    machine: 'x86_64',
+    arch: 'amd64',
+    cpus: 2,
+    memoryMb: 4096,
+    filesystems: [{ mount: '/', device: 'd', fsType: 'ext4', sizeMb: 100_000, freeMb: 100_000 }],
+    interfaces: [],
+    docker: null,
+    dockerCompose: null,
+    services: { harbor: false, dockerRegistry: false },
+    servicesByKk: { harbor: false, dockerRegistry: false },
+    clock: 0,
+  };
+  const input = {
+    hosts: [],
+    rotateCa: false,
+    registryHosts: ['r1'],
+    controlPlaneHosts: [],
+    nfsHosts: ['nfs'],
+    type: 'docker-registry',
+    versions: { docker: '24.0.7', docker_compose: 'v2.20.3' },
+    registryPorts: [443],
+    storage: { driver: 'filesystem', nfsMount: '/exports/reg', missingFields: [], drivers: [] },
+    thresholds: { minMemoryMb: 0, minControlPlaneCpus: 0, minDataDiskGb: 0, maxClockSkewSeconds: 5 },
+    artifactsByArch: {},
+    artifactErrors: {},
+  } as PrecheckInput;
+  const probe = (over: Partial<HostProbe>): HostProbe => ({ facts, clockOffsetSeconds: 0, listening: [], portHolders: {}, reach: {}, deployedCa: {}, nfsClient: true, ...over });
+
+  it('an unreachable registry port fails on a registry host and only warns elsewhere', () => {
+    const reach = { '10.0.0.9:443': 'unreachable' as const };
+    assert.equal(hostChecks(input, 'r1', probe({ reach })).find((c) => c.check === 'connectivity')?.status, 'fail');
+    assert.equal(hostChecks(input, 'worker1', probe({ reach })).find((c) => c.check === 'connectivity')?.status, 'warn');
+  });
+  it('NFS storage without an NFS client fails with the package to install', () => {
+    const nfs = hostChecks(input, 'r1', probe({ nfsClient: false })).find((c) => c.check === 'nfs');
+    assert.equal(nfs?.status, 'fail');
+    assert.equal(nfs?.fix, 'apt-get install -y nfs-common');
+  });
+  it('a CA on the host that is not the work dir\'s fails unless rotate_ca, and the work dir\'s own passes', () => {
+    const deployedCa = { '/opt/docker-registry/2.8.3/ssl/ca.crt': 'a'.repeat(64) };
+    assert.equal(hostChecks({ ...input, caSha256: 'b'.repeat(64) }, 'r1', probe({ deployedCa })).find((c) => c.check === 'ca')?.status, 'fail');
+    assert.equal(hostChecks({ ...input, caSha256: 'b'.repeat(64), rotateCa: true }, 'r1', probe({ deployedCa })).find((c) => c.check === 'ca')?.status, 'warn');
+    assert.equal(hostChecks({ ...input, caSha256: 'a'.repeat(64) }, 'r1', probe({ deployedCa })).find((c) => c.check === 'ca')?.status, 'pass');
+  });
+  it('a registry unit of the same name that kk did not write is refused, and kk\'s own is kept', () => {
+    const foreign = hostChecks(input, 'r1', probe({ facts: { ...facts, services: { harbor: false, dockerRegistry: true } } }));
+    assert.ok(foreign.some((c) => c.check === 'existing' && c.status === 'fail' && /not installed by kk/.test(c.message)));
+    const ours = hostChecks(input, 'r1', probe({ facts: { ...facts, services: { harbor: false, dockerRegistry: true }, servicesByKk: { harbor: false, dockerRegistry: true } } }));
+    assert.ok(!ours.some((c) => c.status === 'fail'));
+  });
+});
