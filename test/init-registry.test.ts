@@ -224,9 +224,11 @@ describe('kk init registry (docker-registry)', () => {
     try {
       await on('node1', 'systemctl restart kk-keepalived.service');
       await on('node2', 'systemctl restart kk-keepalived.service');
+      // Deaf to each other, both become MASTER within a few adverts: wait for that before the run looks.
+      for (const n of ['node1', 'node2']) await on(n, `for i in $(seq 30); do ip -o addr | grep -q ' inet ${labFile.vip}/' && exit 0; sleep 1; done; exit 1`);
       const r = await kk(['init', 'registry', '-i', inventory('ha', ['node1', 'node2']), '--workdir', workdir, '--set', labFile.set['docker-registry'], '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`, '--set', `image_registry.ha_vip=${labFile.vip}`, '--set', s3Set()]);
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /held by node1 and node2 at once/);
+      assert.match(r.stderr, /held by node1 and node2 at once/, r.stdout);
       assert.match(r.stderr, /iptables -I INPUT -p vrrp -j ACCEPT/);
     } finally {
       for (const n of ['node1', 'node2']) await on(n, 'iptables -D INPUT -p vrrp -j DROP; systemctl restart kk-keepalived.service');
