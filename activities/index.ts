@@ -1,7 +1,8 @@
 import type { HostTarget } from '../config/hosts';
 import type { ArtifactNeed, ArtifactStatus, HostProbe } from '../precheck/types';
 import type { KeepalivedSettings } from '../registry/render';
-import type { RegistryNodeInput } from '../registry/types';
+import type { HarborNodeInput, RegistryNodeInput } from '../registry/types';
+import { backfillReplication, deployHarbor, ensureHarborProject, ensureReplicationRobot, harborHasArtifact, reconcileMesh, waitHarborHealthy } from './install/harbor';
 import { downloadArtifact } from './artifacts/download';
 import { installCompose, installDocker } from './install/docker';
 import { Context } from '@temporalio/activity';
@@ -28,6 +29,11 @@ async function readScript(session: HostSession, script: string, endMarker: strin
 
 /** Attempts (about 2 s apart) before two VIP holders count as a blocked VRRP path rather than an election under way. */
 const SPLIT_BRAIN_ATTEMPTS = 8;
+
+/** The exhaustive end of a switch on the registry type: a new type must be handled everywhere it matters. */
+function unknownType(input: never): never {
+  throw hostFailure('InvalidInput', `unknown registry type ${(input as { type: string }).type}`);
+}
 
 export interface ActivityDeps {
   pool: SessionPool;
@@ -92,12 +98,52 @@ export function createActivities({ pool }: ActivityDeps) {
       );
     },
 
+    /** The registry itself: the one step (with its health gate) that depends on the registry type. */
     async deployRegistry(input: RegistryNodeInput, arch: string): Promise<Record<string, string>> {
-      return onHost(input.host, (s, p, signal) => deployRegistry(s, input, artifactsFor(input, arch).registryImage, p, signal));
+      const artifact = artifactsFor(input, arch).registry;
+      switch (input.type) {
+        case 'docker-registry':
+          return onHost(input.host, (s, p, signal) => deployRegistry(s, input, artifact, p, signal));
+        case 'harbor':
+          return onHost(input.host, (s, p, signal) => deployHarbor(s, input, artifact, p, signal));
+        default:
+          return unknownType(input);
+      }
     },
 
     async waitRegistryHealthy(input: RegistryNodeInput): Promise<string> {
-      return onHost(input.host, (s, _p, signal) => waitRegistryHealthy(s, input, signal));
+      switch (input.type) {
+        case 'docker-registry':
+          return onHost(input.host, (s, _p, signal) => waitRegistryHealthy(s, input, signal));
+        case 'harbor':
+          return onHost(input.host, (s, _p, signal) => waitHarborHealthy(s, input, signal));
+        default:
+          return unknownType(input);
+      }
+    },
+
+    /** Harbor HA: the robot account peers replicate with, the same secret on every node. */
+    async ensureReplicationRobot(input: HarborNodeInput): Promise<string> {
+      return onHost(input.host, (s, _p, signal) => ensureReplicationRobot(s, input, signal));
+    },
+
+    /** Harbor HA: this node's endpoints and push policies to every peer, reconciled by name. */
+    async reconcileReplicationMesh(input: HarborNodeInput, peers: { name: string; address: string }[]): Promise<string[]> {
+      return onHost(input.host, (s, _p, signal) => reconcileMesh(s, input, peers, signal));
+    },
+
+    /** Harbor HA: one manual run of each kk policy, so images already present reach every peer. */
+    async backfillReplication(input: HarborNodeInput): Promise<string[]> {
+      return onHost(input.host, (s, _p, signal) => backfillReplication(s, input, signal));
+    },
+
+    async ensureHarborProject(input: HarborNodeInput, project: string): Promise<string> {
+      return onHost(input.host, (s, _p, signal) => ensureHarborProject(s, input, project, signal));
+    },
+
+    /** Harbor HA verification: the image reached this node's own Harbor (through replication). */
+    async waitHarborArtifact(input: HarborNodeInput, repository: string, reference: string): Promise<string> {
+      return onHost(input.host, (s, _p, signal) => harborHasArtifact(s, input, repository, reference, signal));
     },
 
     async deployKeepalived(host: HostTarget, settings: KeepalivedSettings, caCert: string, imageTarball: string): Promise<Record<string, string>> {

@@ -143,6 +143,7 @@ function existingChecks(input: PrecheckInput, host: string, probe: HostProbe): C
   const wantCompose = input.versions.docker_compose;
   const haveCompose = f.dockerCompose?.version;
   add('existing', 'pass', `docker-compose: ${!haveCompose ? `install ${wantCompose ?? ''}` : wantCompose && haveCompose.replace(/^v/, '') !== wantCompose.replace(/^v/, '') ? `replace ${haveCompose} with ${wantCompose} in /usr/local/bin` : `keep ${haveCompose}`}`);
+  if (input.type === 'harbor') out.push(...harborVersionChecks(host, have && !have.managedByKk ? have.version : want, haveCompose && !wantCompose ? haveCompose : wantCompose));
   for (const [unit, present, ours] of [
     ['harbor.service', f.services.harbor, f.servicesByKk.harbor],
     ['docker-registry.service', f.services.dockerRegistry, f.servicesByKk.dockerRegistry],
@@ -160,6 +161,27 @@ function existingChecks(input: PrecheckInput, host: string, probe: HostProbe): C
   } else if (foreignCa.length) add('ca', 'warn', `the CA on this host will be replaced (image_registry.rotate_ca=true)`);
   else if (Object.keys(probe.deployedCa).length) add('ca', 'pass', "the registry CA on this host is this work dir's");
   return out;
+}
+
+/** Harbor's install.sh refuses Docker before 20.10.10 and docker-compose before 1.18.0 (its common.sh checks). */
+const HARBOR_MIN = { docker: '20.10.10', compose: '1.18.0' };
+
+function harborVersionChecks(host: string, docker: string | undefined, compose: string | undefined): CheckResult[] {
+  const out: CheckResult[] = [];
+  for (const [what, version, min] of [['docker', docker, HARBOR_MIN.docker], ['docker-compose', compose, HARBOR_MIN.compose]] as const) {
+    if (!version) continue;
+    if (versionBelow(version, min)) out.push({ host, check: 'harbor', status: 'fail', message: `Harbor's installer needs ${what} ${min} or later; this host would run ${version}`, fix: `use ${what} ${min} or later (cri.docker_version / image_registry.dockercompose_version), or remove the old one` });
+    else out.push({ host, check: 'harbor', status: 'pass', message: `${what} ${version} is one Harbor's installer accepts (${min}+)` });
+  }
+  return out;
+}
+
+/** Numeric comparison of dotted versions, ignoring a leading `v` and anything after the numbers (`+dfsg1`, `-ce`). */
+export function versionBelow(version: string, min: string): boolean {
+  const parts = (v: string) => v.replace(/^v/, '').split(/[^0-9.]/)[0]!.split('.').map((n) => Number(n) || 0);
+  const [a, b] = [parts(version), parts(min)];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
+  return false;
 }
 
 export function artifactChecks(statuses: ArtifactStatus[], errors: Record<string, string>): CheckResult[] {

@@ -12,7 +12,8 @@ import { ensureRegistryPki } from '../pki';
 import { precheckInput } from '../precheck/input';
 import { registryHtpasswd } from './htpasswd';
 import { registryConfig, storageDriver } from './render';
-import type { ArchArtifacts, InitRegistryInput, RegistryNodeInput } from './types';
+import type { HostTarget } from '../config/hosts';
+import type { ArchArtifacts, DockerRegistryNodeInput, HarborNodeInput, InitRegistryInput, RegistryNodeInput } from './types';
 
 /** The artifacts of one arch, when all of them resolve (precheck reports the ones that do not). */
 function archArtifacts(config: ResolvedConfig, withKeepalived: boolean): Record<string, ArchArtifacts> {
@@ -22,9 +23,9 @@ function archArtifacts(config: ResolvedConfig, withKeepalived: boolean): Record<
       const r = resolveArtifact(name, arch, config.vars);
       return 'error' in r ? undefined : r.localPath;
     };
-    const [docker, compose, registryImage] = [path('docker'), path('docker_compose'), path('docker_registry')];
+    const [docker, compose, registry] = [path('docker'), path('docker_compose'), path(config.vars.image_registry.type === 'harbor' ? 'harbor' : 'docker_registry')];
     const keepalivedImage = withKeepalived ? path('keepalived') : undefined;
-    if (docker && compose && registryImage && (!withKeepalived || keepalivedImage)) out[arch] = { docker, compose, registryImage, keepalivedImage };
+    if (docker && compose && registry && (!withKeepalived || keepalivedImage)) out[arch] = { docker, compose, registry, keepalivedImage };
   }
   return out;
 }
@@ -36,9 +37,6 @@ function archArtifacts(config: ResolvedConfig, withKeepalived: boolean): Record<
 export async function initRegistryInput(config: ResolvedConfig): Promise<InitRegistryInput> {
   const vars = config.vars;
   const reg = vars.image_registry;
-  if (reg.type === 'harbor') {
-    throw new ConfigError(['image_registry.type: installing Harbor is not available in this build yet; use --set image_registry.type=docker-registry']);
-  }
   const hosts = groupHosts(config, 'image_registry');
   if (!hosts.length) throw new ConfigError(['spec.groups.image_registry: no hosts: list the registry hosts there (nothing would be installed)']);
   const endpoint = registryEndpoint(vars, hosts);
@@ -48,35 +46,20 @@ export async function initRegistryInput(config: ResolvedConfig): Promise<InitReg
   // Every name and address a client may use: the endpoint, the VIP, each registry host's name and addresses, loopback.
   const sans = ['localhost', '127.0.0.1', endpoint.host ?? '', reg.ha_vip ?? '', ...hosts.flatMap((h) => [h.name, h.address, h.internalIPv4 ?? '', h.internalIPv6 ?? ''])];
   const pki = await ensureRegistryPki(vars.work_dir, sans.filter(Boolean));
-  const httpSecret = readOrCreateSecret(vars.work_dir, 'docker_registry_http_secret', () => randomBytes(24).toString('base64url')).value;
-  const driver = storageDriver(vars);
-  const fsStorage = reg.docker_registry.storage.filesystem;
-  const nfsHost = groupHosts(config, 'nfs')[0];
-  const gcsKeyfile = driver === 'gcs' && reg.docker_registry.storage.gcs?.keyfile ? reg.docker_registry.storage.gcs.keyfile : undefined;
-  if (gcsKeyfile && !fs.existsSync(gcsKeyfile)) throw new ConfigError([`image_registry.docker_registry.storage.gcs.keyfile: ${gcsKeyfile} does not exist on this machine`]);
-
-  const credentials = reg.docker_registry.anonymous ? undefined : { username: reg.auth.username, password: reg.auth.password ?? '' };
-  if (credentials && !credentials.password) throw new ConfigError(['image_registry.auth.password: not set and not generated; set it, or image_registry.docker_registry.anonymous=true for an open registry']);
-  const htpasswd = credentials ? registryHtpasswd(vars.work_dir, credentials.username, credentials.password) : undefined;
   const trustNames = [...new Set([endpoint.address!, ...hosts.map((h) => registryAddress(hostAddress(h), port, endpoint.plainHttp))])];
   const artifacts = archArtifacts(config, Boolean(ha));
-  const nodes: RegistryNodeInput[] = hosts.map((host) => ({
+  const common = (host: (typeof hosts)[number]) => ({
     host,
-    versions: { docker: vars.cri.docker_version ?? '', compose: reg.dockercompose_version ?? '', registry: reg.docker_registry_version ?? '' },
+    versions: { docker: vars.cri.docker_version ?? '', compose: reg.dockercompose_version ?? '', registry: (reg.type === 'harbor' ? reg.harbor_version : reg.docker_registry_version) ?? '' },
     artifacts,
-    registryConfig: registryConfig(vars, httpSecret),
-    htpasswd,
-    credentials,
     port,
     plainHttp: endpoint.plainHttp,
-    hostDataDir: driver === 'filesystem' ? fsStorage.rootdir : undefined,
-    nfs: driver === 'filesystem' && fsStorage.nfs_mount && nfsHost ? { server: hostAddress(nfsHost), export: fsStorage.nfs_mount } : undefined,
-    gcsKeyfile: gcsKeyfile ? { path: gcsKeyfile, content: fs.readFileSync(gcsKeyfile, 'utf8') } : undefined,
     pki: { caCert: pki.caCert, serverCert: pki.serverCert, serverKey: pki.serverKey },
     trustNames,
     address: hostAddress(host),
     vip: ha,
-  }));
+  });
+  const nodes: RegistryNodeInput[] = reg.type === 'harbor' ? harborNodes(config, hosts, endpoint, Boolean(ha), common) : dockerRegistryNodes(config, hosts, common);
   return {
     precheck: precheckInput(config),
     nodes,
@@ -93,4 +76,62 @@ export async function initRegistryInput(config: ResolvedConfig): Promise<InitReg
         }
       : undefined,
   };
+}
+
+type Common = (host: HostTarget) => Omit<DockerRegistryNodeInput, 'type' | 'registryConfig'>;
+
+/** docker-registry nodes: one config.yml (a shared http.secret), htpasswd auth unless anonymous, the storage driver's data. */
+function dockerRegistryNodes(config: ResolvedConfig, hosts: HostTarget[], common: Common): DockerRegistryNodeInput[] {
+  const vars = config.vars;
+  const reg = vars.image_registry;
+  const httpSecret = readOrCreateSecret(vars.work_dir, 'docker_registry_http_secret', () => randomBytes(24).toString('base64url')).value;
+  const driver = storageDriver(vars);
+  const fsStorage = reg.docker_registry.storage.filesystem;
+  const nfsHost = groupHosts(config, 'nfs')[0];
+  const gcsKeyfile = driver === 'gcs' && reg.docker_registry.storage.gcs?.keyfile ? reg.docker_registry.storage.gcs.keyfile : undefined;
+  if (gcsKeyfile && !fs.existsSync(gcsKeyfile)) throw new ConfigError([`image_registry.docker_registry.storage.gcs.keyfile: ${gcsKeyfile} does not exist on this machine`]);
+  const credentials = reg.docker_registry.anonymous ? undefined : { username: reg.auth.username, password: reg.auth.password ?? '' };
+  if (credentials && !credentials.password) throw new ConfigError(['image_registry.auth.password: not set and not generated; set it, or image_registry.docker_registry.anonymous=true for an open registry']);
+  const htpasswd = credentials ? registryHtpasswd(vars.work_dir, credentials.username, credentials.password) : undefined;
+  const registryConfigText = registryConfig(vars, httpSecret);
+  return hosts.map((host) => ({
+    ...common(host),
+    type: 'docker-registry',
+    registryConfig: registryConfigText,
+    htpasswd,
+    credentials,
+    hostDataDir: driver === 'filesystem' ? fsStorage.rootdir : undefined,
+    nfs: driver === 'filesystem' && fsStorage.nfs_mount && nfsHost ? { server: hostAddress(nfsHost), export: fsStorage.nfs_mount } : undefined,
+    gcsKeyfile: gcsKeyfile ? { path: gcsKeyfile, content: fs.readFileSync(gcsKeyfile, 'utf8') } : undefined,
+  }));
+}
+
+/**
+ * Harbor nodes: each its own Harbor (in HA, named by its own address; replication keeps them in sync). The admin
+ * password is configured or generated once; the database password and the replication robot's secret are generated
+ * once and kept 0600 in the work dir: none of Harbor's default passwords is used.
+ */
+function harborNodes(config: ResolvedConfig, hosts: HostTarget[], endpoint: ReturnType<typeof registryEndpoint>, ha: boolean, common: Common): HarborNodeInput[] {
+  const vars = config.vars;
+  const reg = vars.image_registry;
+  const adminPassword = reg.auth.password;
+  if (!adminPassword) throw new ConfigError(['image_registry.auth.password: not set and not generated; set the Harbor admin password']);
+  // Harbor wants upper, lower case and a digit in passwords and robot secrets: the suffix guarantees them.
+  const strong = () => `${randomBytes(18).toString('base64url')}Aa1`;
+  const databasePassword = readOrCreateSecret(vars.work_dir, 'harbor_database_password', strong).value;
+  const replicationSecret = readOrCreateSecret(vars.work_dir, 'harbor_replication_secret', strong).value;
+  return hosts.map((host) => ({
+    ...common(host),
+    type: 'harbor',
+    credentials: { username: reg.auth.username, password: adminPassword },
+    harbor: {
+      hostname: ha ? hostAddress(host) : endpoint.host!,
+      httpPort: endpoint.httpPort,
+      httpsPort: endpoint.httpsPort,
+      dataDir: reg.harbor.data_dir,
+      adminPassword,
+      databasePassword,
+      replicationSecret,
+    },
+  }));
 }

@@ -6,33 +6,61 @@ import type { KeepalivedPeer } from './render';
 export interface ArchArtifacts {
   docker: string;
   compose: string;
-  registryImage: string;
+  /** The registry's own artifact: the docker registry's image tarball, or Harbor's offline installer. */
+  registry: string;
   keepalivedImage?: string;
 }
 
-/** One registry host's install: every value it needs, resolved by the CLI. Secrets travel encrypted, like all payloads. */
-export interface RegistryNodeInput {
+/** What every registry host gets, whatever the registry type: Docker, docker-compose, CA trust, and how it is reached. */
+interface NodeCommon {
   host: HostTarget;
+  /** `registry`: the docker registry's or Harbor's version. */
   versions: { docker: string; compose: string; registry: string };
   artifacts: Record<string, ArchArtifacts>;
-  /** Rendered config.yml (holds http.secret and storage keys). */
-  registryConfig: string;
-  /** The htpasswd file the registry authenticates with; undefined for an anonymous registry. */
-  htpasswd?: string;
-  /** Who pushes and pulls in verification (and later, cluster nodes); undefined for an anonymous registry. */
-  credentials?: { username: string; password: string };
+  /** The port clients use (https, or http with plain_http). */
   port: number;
   plainHttp: boolean;
-  /** Host directory bind-mounted as the registry's data (filesystem storage); undefined for object storage. */
-  hostDataDir?: string;
-  nfs?: { server: string; export: string };
-  gcsKeyfile?: { path: string; content: string };
   pki: { caCert: string; serverCert: string; serverKey: string };
   /** Names clients use for this registry (endpoint, VIP, node addresses): each gets /etc/docker/certs.d/<name>/ca.crt. */
   trustNames: string[];
   /** This node's own address, for its health gate. */
   address: string;
   vip?: string;
+  /** Who pushes and pulls in verification (and later, cluster nodes); undefined for an anonymous registry. */
+  credentials?: { username: string; password: string };
+}
+
+/** Harbor on one node: what harbor.yml gets, and the secrets kk keeps for it in the work dir. */
+export interface HarborSettings {
+  /** harbor.yml `hostname`: the node's own address in HA (each node is its own Harbor), else the endpoint's host. */
+  hostname: string;
+  httpPort: number;
+  httpsPort: number;
+  dataDir: string;
+  adminPassword: string;
+  databasePassword: string;
+  /** Secret of the system robot `robot$kk-replicator` that peers replicate with (HA). */
+  replicationSecret: string;
+}
+
+export interface HarborNodeInput extends NodeCommon {
+  type: 'harbor';
+  harbor: HarborSettings;
+}
+
+/** One registry host's install: every value it needs, resolved by the CLI. Secrets travel encrypted, like all payloads. */
+export type RegistryNodeInput = DockerRegistryNodeInput | HarborNodeInput;
+
+export interface DockerRegistryNodeInput extends NodeCommon {
+  type: 'docker-registry';
+  /** Rendered config.yml (holds http.secret and storage keys). */
+  registryConfig: string;
+  /** The htpasswd file the registry authenticates with; undefined for an anonymous registry. */
+  htpasswd?: string;
+  /** Host directory bind-mounted as the registry's data (filesystem storage); undefined for object storage. */
+  hostDataDir?: string;
+  nfs?: { server: string; export: string };
+  gcsKeyfile?: { path: string; content: string };
 }
 
 export interface RegistryNodeResult {
@@ -69,5 +97,8 @@ export interface InitRegistryReport {
   nodes: RegistryNodeResult[];
   /** `removed`: hosts that left image_registry and whose keepalived kk removed; `unreachableLeavers`: former members not in the inventory. */
   ha?: { vipHolder: string; steps: Record<string, Record<string, string>>; removed?: string[]; unreachableLeavers?: string[] };
-  verification: { image: string; pushedFrom: string; pulledOn: string[] };
+  /** Harbor HA: per node, the replication robot, the mesh objects changed, and the backfill executions. */
+  replication?: Record<string, { robot: string; mesh: string[]; backfill: string[] }>;
+  /** `replicatedTo`: Harbor HA nodes whose own Harbor holds the probe image (through replication). */
+  verification: { image: string; pushedFrom: string; pulledOn: string[]; replicatedTo?: string[] };
 }

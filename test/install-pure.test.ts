@@ -126,3 +126,13 @@ describe('precheck probes only what the registry needs', () => {
     assert.ok(!ours.some((c) => c.status === 'fail'));
   });
 });
+
+describe('Harbor precheck', () => {
+  it('compares versions as numbers, as Harbor\'s installer does', async () => {
+    const { versionBelow } = await import('../precheck/evaluate');
+    assert.equal(versionBelow('20.10.9', '20.10.10'), true);
+    assert.equal(versionBelow('20.10.24+dfsg1', '20.10.10'), false);
+    assert.equal(versionBelow('v2.20.3', '1.18.0'), false);
+    assert.equal(versionBelow('1.17.1', '1.18.0'), true);
+  });
+});

@@ -1,8 +1,9 @@
 import { ApplicationFailure, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { interfaceFor } from '../precheck/cidr';
-import { registryLayout } from '../registry/layout';
-import type { InitRegistryInput, InitRegistryReport, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
+import { nodePaths } from '../registry/node-paths';
+import { VERIFY_PROJECT, VERIFY_REPOSITORY } from '../registry/verify';
+import type { HarborNodeInput, InitRegistryInput, InitRegistryReport, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
 import { hostAddress } from '../config/hosts';
 import { nodeWorkflowId } from './facts';
 import { rethrowCancellation, rootCause } from './failures';
@@ -80,7 +81,7 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
             priority: 150 - 10 * ha_.members.indexOf(self),
             virtualRouterId: ha_.virtualRouterId,
             authPass: ha_.authPass,
-            healthUrl: `${scheme}://127.0.0.1:${node.port}/v2/`,
+            healthUrl: `${scheme}://127.0.0.1:${node.port}${nodePaths(node).healthPath}`,
           },
           node.pki.caCert,
           node.artifacts[result.arch]!.keepalivedImage!,
@@ -92,20 +93,45 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
     await Promise.all(
       input.nodes.map((n) => {
         const host = ha_.vip.includes(':') ? `[${ha_.vip}]` : ha_.vip;
-        const url = `${n.plainHttp ? 'http' : 'https'}://${host}:${n.port}/v2/`;
-        return install.waitVipServes(n.host, ha_.vip, url, `${registryLayout(n.versions.registry).ssl}/ca.crt`);
+        const url = `${n.plainHttp ? 'http' : 'https'}://${host}:${n.port}${nodePaths(n).healthPath}`;
+        return install.waitVipServes(n.host, ha_.vip, url, nodePaths(n).caPath);
       }),
     );
     ha = { vipHolder, steps, ...decommissioned };
   }
+  const harborNodes = input.nodes.filter((n): n is HarborNodeInput => n.type === 'harbor');
+  const replication = harborNodes.length > 1 ? await harborMesh(harborNodes) : undefined;
 
   // The machine running kk trusts the CA too, when it is in the inventory without being a registry host.
   if (input.localTrust) await install.trustRegistryCa(input.localTrust, input.nodes[0]!.trustNames, input.nodes[0]!.pki.caCert);
 
+  // Harbor takes pushes only into a project that exists: the probe's, private, on every node (the VIP may move).
+  await Promise.all(harborNodes.map((n) => install.ensureHarborProject(n, VERIFY_PROJECT)));
   const credentials = input.nodes[0]!.credentials;
   const image = await install.pushProbe(input.nodes[0]!.host, input.endpoint, credentials);
   await Promise.all(input.nodes.map((n) => install.pullProbe(n.host, image, credentials)));
-  return { endpoint: input.endpoint, precheck, nodes, ha, verification: { image, pushedFrom: input.nodes[0]!.host.name, pulledOn: input.nodes.map((n) => n.host.name) } };
+  // In Harbor HA each node has its own storage: the image must reach every node's Harbor through replication.
+  const replicatedTo = replication ? await Promise.all(harborNodes.map(async (n) => (await install.waitHarborArtifact(n, VERIFY_REPOSITORY, 'latest'), n.host.name))) : undefined;
+  return {
+    endpoint: input.endpoint,
+    precheck,
+    nodes,
+    ha,
+    replication,
+    verification: { image, pushedFrom: input.nodes[0]!.host.name, pulledOn: input.nodes.map((n) => n.host.name), replicatedTo },
+  };
+}
+
+/**
+ * Harbor HA: every node gets the replication robot, then endpoints and event-based push policies to every peer
+ * (reconciled by name, so re-runs create nothing and leavers' objects go), then one manual run of each policy so
+ * what any node held before reaches all.
+ */
+async function harborMesh(nodes: HarborNodeInput[]): Promise<Record<string, { robot: string; mesh: string[]; backfill: string[] }>> {
+  const robots = await Promise.all(nodes.map((n) => install.ensureReplicationRobot(n)));
+  const meshes = await Promise.all(nodes.map((n) => install.reconcileReplicationMesh(n, nodes.filter((p) => p !== n).map((p) => ({ name: p.host.name, address: p.address })))));
+  const backfills = await Promise.all(nodes.map((n) => install.backfillReplication(n)));
+  return Object.fromEntries(nodes.map((n, i) => [n.host.name, { robot: robots[i]!, mesh: meshes[i]!, backfill: backfills[i]! }]));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { registryLayout } from '../../registry/layout';
 import { composeUnit, registryCompose } from '../../registry/render';
-import type { RegistryNodeInput } from '../../registry/types';
+import type { DockerRegistryNodeInput } from '../../registry/types';
 import { command, sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
 import { asRoot, clearPending, ensureImage, markPending, mustRun, putFile, restartPending, waitAnswers } from './remote';
@@ -21,7 +21,7 @@ export async function trustCa(session: HostSession, names: string[], caCert: str
  * The registry on one node: image loaded, config, certificates, compose file and unit in place, data directory
  * bind-mounted (NFS-mounted when configured). The service is restarted only when one of its inputs changed.
  */
-export async function deployRegistry(session: HostSession, input: RegistryNodeInput, imageTarball: string, onProgress: (o: number, t: number) => void, signal: AbortSignal): Promise<Record<string, string>> {
+export async function deployRegistry(session: HostSession, input: DockerRegistryNodeInput, imageTarball: string, onProgress: (o: number, t: number) => void, signal: AbortSignal): Promise<Record<string, string>> {
   const layout = registryLayout(input.versions.registry);
   const steps: Record<string, string> = {};
   await refuseForeignUnit(session, REGISTRY_UNIT);
@@ -87,7 +87,7 @@ async function mountNfs(session: HostSession, nfs: { server: string; export: str
 }
 
 /** Health gate: GET /v2/ over TLS verified with the CA (never -k), until it answers or the time is up. */
-export async function waitRegistryHealthy(session: HostSession, input: RegistryNodeInput, signal: AbortSignal, timeoutMs = 120_000): Promise<string> {
+export async function waitRegistryHealthy(session: HostSession, input: DockerRegistryNodeInput, signal: AbortSignal, timeoutMs = 120_000): Promise<string> {
   const layout = registryLayout(input.versions.registry);
   const scheme = input.plainHttp ? 'http' : 'https';
   const host = input.address.includes(':') ? `[${input.address}]` : input.address;

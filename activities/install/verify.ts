@@ -5,7 +5,8 @@ import { command, sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
 import { asRoot, mustRun } from './remote';
 
-export const VERIFY_REPOSITORY = 'kk-verify/probe';
+export { VERIFY_REPOSITORY } from '../../registry/verify';
+import { VERIFY_REPOSITORY } from '../../registry/verify';
 
 export interface RegistryCredentials {
   username: string;

@@ -1,0 +1,217 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describeHost } from '../../config/hosts';
+import { HarborApi } from '../../registry/harbor/api';
+import { HARBOR_PROJECT, HARBOR_UNIT, harborLayout } from '../../registry/harbor/layout';
+import { applyMeshPlan, planMesh, readMeshState, type MeshPeer } from '../../registry/harbor/mesh';
+import { renderHarborYml } from '../../registry/harbor/render';
+import { composeUnit } from '../../registry/render';
+import type { HarborNodeInput } from '../../registry/types';
+import { curlTransport } from '../harbor/transport';
+import { hostFailure } from '../ssh/errors';
+import { sh } from '../ssh/quote';
+import type { HostSession } from '../ssh/session';
+import { refuseForeignUnit } from './registry';
+import { asRoot, clearPending, markPending, mustRun, putFile, restartPending } from './remote';
+import { executionVerdict, replicationRobotSpec, robotHasPermissions } from '../../registry/harbor/api';
+
+const execFileAsync = promisify(execFile);
+const SERVICE = 'harbor';
+export const REPLICATION_ROBOT = 'kk-replicator';
+
+/** This node's Harbor API, reached with curl on the node itself (works where only SSH reaches the hosts). */
+export function nodeApi(session: HostSession, input: HarborNodeInput, login: { username: string; password: string }, signal?: AbortSignal): HarborApi {
+  const layout = harborLayout(input.versions.registry);
+  const scheme = input.plainHttp ? 'http' : 'https';
+  const port = input.plainHttp ? input.harbor.httpPort : input.harbor.httpsPort;
+  return new HarborApi(curlTransport({ session, baseUrl: `${scheme}://127.0.0.1:${port}`, caPath: `${layout.ssl}/ca.crt`, sudo: true, signal, ...login }));
+}
+
+const admin = (input: HarborNodeInput) => ({ username: 'admin', password: input.harbor.adminPassword });
+
+/**
+ * Harbor on one node, the way Harbor documents it: the offline installer uploaded (resumable, skipped when present)
+ * and extracted under /opt/harbor/<version>/ (without its harbor.yml.tmpl: kk renders harbor.yml from the template on
+ * the worker, so Harbor's default passwords never reach the host), certificates where harbor.yml points, then
+ * `install.sh` once. Later runs re-apply a changed harbor.yml with `prepare` and one restart; a changed admin password
+ * goes through Harbor's API first (Harbor reads harbor_admin_password on its first start only). harbor.service starts
+ * and stops the compose project at boot.
+ */
+export async function deployHarbor(session: HostSession, input: HarborNodeInput, installer: string, onProgress: (o: number, t: number) => void, signal: AbortSignal): Promise<Record<string, string>> {
+  const layout = harborLayout(input.versions.registry);
+  const steps: Record<string, string> = {};
+  await refuseForeignUnit(session, HARBOR_UNIT);
+  const upload = await session.upload(installer, layout.installerTarball, { onProgress, signal });
+  steps.upload = upload.skipped ? 'skipped' : 'uploaded';
+  const stamp = (await asRoot(session, sh`cat ${layout.extractedStamp} 2>/dev/null || true`, { timeoutMs: 30_000 })).stdout.trim();
+  if (stamp !== upload.sha256) {
+    await mustRun(
+      session,
+      sh`mkdir -p ${layout.dir} && tar -C ${layout.dir} --no-same-owner --exclude harbor/harbor.yml.tmpl -xzf ${layout.installerTarball} && printf '%s' ${upload.sha256} > ${layout.extractedStamp}`,
+      'extracting the Harbor installer',
+      { timeoutMs: 600_000, signal },
+    );
+    steps.extract = 'extracted';
+  } else steps.extract = 'skipped';
+
+  const installed = (await asRoot(session, sh`test -f ${`/etc/systemd/system/${HARBOR_UNIT}`} && test -f ${layout.compose}`, { timeoutMs: 30_000 })).code === 0;
+  if (installed) steps.password = await applyAdminPassword(session, input, layout.harborYml, signal);
+
+  const changed = [
+    await putFile(session, `${layout.ssl}/server.crt`, input.pki.serverCert, 0o644, SERVICE),
+    await putFile(session, `${layout.ssl}/server.key`, input.pki.serverKey, 0o600, SERVICE),
+    await putFile(session, `${layout.ssl}/ca.crt`, input.pki.caCert, 0o644, SERVICE),
+    await putFile(session, layout.harborYml, renderHarborYml(await installerTemplate(installer), input.harbor, layout, input.plainHttp), 0o600, SERVICE),
+  ].some(Boolean);
+  steps.config = changed ? 'updated' : 'skipped';
+  await mustRun(session, sh`mkdir -p ${input.harbor.dataDir}`, `creating ${input.harbor.dataDir}`);
+
+  if (!installed) {
+    await markPending(session, SERVICE);
+    await mustRun(session, sh`cd ${layout.installerDir} && ./install.sh`, 'running Harbor\'s install.sh', { timeoutMs: 1_200_000, signal });
+  } else if (await restartPending(session, SERVICE)) {
+    await mustRun(session, sh`cd ${layout.installerDir} && ./prepare`, 'running Harbor\'s prepare', { timeoutMs: 600_000, signal });
+  }
+  const unit = composeUnit('Harbor (installed by kk)', HARBOR_PROJECT, layout.compose);
+  await putFile(session, `/etc/systemd/system/${HARBOR_UNIT}`, unit, 0o644, installed ? SERVICE : undefined);
+  const pending = await restartPending(session, SERVICE);
+  if (pending) {
+    await mustRun(session, 'systemctl daemon-reload', 'systemctl daemon-reload');
+    // install.sh started the project already; the unit takes it over (compose attaches to the running services).
+    await mustRun(session, `systemctl enable ${HARBOR_UNIT} && systemctl restart ${HARBOR_UNIT}`, 'starting harbor.service', { timeoutMs: 300_000, signal });
+    await clearPending(session, SERVICE);
+    steps.service = installed ? 'restarted' : 'installed';
+  } else {
+    const active = (await asRoot(session, sh`systemctl is-active ${HARBOR_UNIT}`, { timeoutMs: 30_000 })).stdout.trim() === 'active';
+    if (!active) await mustRun(session, `systemctl enable ${HARBOR_UNIT} && systemctl start ${HARBOR_UNIT}`, 'starting harbor.service', { timeoutMs: 300_000, signal });
+    steps.service = active ? 'skipped' : 'started';
+  }
+  return steps;
+}
+
+/** harbor.yml.tmpl read from the installer on this worker (the host never gets the template and its defaults). */
+async function installerTemplate(installer: string): Promise<string> {
+  const { stdout } = await execFileAsync('tar', ['-xzOf', installer, 'harbor/harbor.yml.tmpl'], { maxBuffer: 4 << 20 }).catch((err: Error) => {
+    throw hostFailure('InvalidInput', `${installer} has no harbor/harbor.yml.tmpl: not a Harbor offline installer (${err.message.split('\n')[0]})`);
+  });
+  return stdout;
+}
+
+/**
+ * The configured admin password logs in, or is set through the API with the one Harbor has now (the one in the
+ * harbor.yml kk wrote before). Run before harbor.yml is rewritten, so a retry finds the new password working.
+ */
+async function applyAdminPassword(session: HostSession, input: HarborNodeInput, harborYml: string, signal: AbortSignal): Promise<string> {
+  const wanted = await nodeApi(session, input, admin(input), signal).currentUser();
+  if (wanted.ok) return 'skipped';
+  const current = /^harbor_admin_password:\s*(.+)$/m.exec((await asRoot(session, sh`cat ${harborYml} 2>/dev/null || true`, { timeoutMs: 30_000 })).stdout)?.[1]?.trim().replace(/^["']|["']$/g, '');
+  const old = current && current !== input.harbor.adminPassword ? await nodeApi(session, input, { username: 'admin', password: current }, signal).currentUser() : undefined;
+  if (!old?.ok) {
+    throw hostFailure(
+      'CommandFailed',
+      `${describeHost(session.target)}: Harbor's admin password is neither the configured one nor the one kk set before; set the password Harbor has now as image_registry.auth.password (kk then keeps it), or change it in Harbor's UI to the configured one`,
+    );
+  }
+  await nodeApi(session, input, { username: 'admin', password: current! }, signal).changePassword(old.user.user_id, current!, input.harbor.adminPassword);
+  return 'changed';
+}
+
+/**
+ * Health gate: Harbor's /api/v2.0/health over TLS with the CA, the overall status and every component healthy
+ * (Harbor answers 200 either way). A timeout names what is not healthy and the last answer.
+ */
+export async function waitHarborHealthy(session: HostSession, input: HarborNodeInput, signal: AbortSignal, timeoutMs = 300_000): Promise<string> {
+  const api = nodeApi(session, input, admin(input), signal);
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const h = await api.health();
+      if (h.healthy) return 'healthy';
+      last = `status ${h.status}, not healthy: ${h.unhealthy.join(', ') || 'no components reported'}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw hostFailure('NotReady', `${describeHost(session.target)}: Harbor is not healthy after ${timeoutMs / 1000}s: ${last}`);
+}
+
+/**
+ * The system robot peers replicate with (push, pull and delete on every project), with the secret kk keeps: created,
+ * its permissions corrected, or its secret set only where the kept one does not log in.
+ */
+export async function ensureReplicationRobot(session: HostSession, input: HarborNodeInput, signal: AbortSignal): Promise<string> {
+  const api = nodeApi(session, input, admin(input), signal);
+  const spec = replicationRobotSpec(REPLICATION_ROBOT);
+  const robot = (await api.listRobots()).find((r) => r.name === `robot$${REPLICATION_ROBOT}`);
+  let outcome = 'skipped';
+  let id = robot?.id;
+  if (!robot) {
+    id = (await api.createRobot(spec)).id;
+    outcome = 'created';
+  } else if (!robotHasPermissions(robot, spec.permissions)) {
+    await api.updateRobot(robot.id, spec);
+    outcome = 'updated';
+  }
+  const login = await nodeApi(session, input, { username: `robot$${REPLICATION_ROBOT}`, password: input.harbor.replicationSecret }, signal).currentUser();
+  if (!login.ok && login.reason === 'robot') return outcome;
+  await api.refreshRobotSecret(id!, input.harbor.replicationSecret);
+  return outcome === 'skipped' ? 'secret set' : outcome;
+}
+
+/** Replication endpoints and event-based push policies to every peer, reconciled by name; returns what changed. */
+export async function reconcileMesh(session: HostSession, input: HarborNodeInput, peers: { name: string; address: string }[], signal: AbortSignal): Promise<string[]> {
+  const api = nodeApi(session, input, admin(input), signal);
+  const wanted: MeshPeer[] = peers.map((p) => ({
+    name: p.name,
+    url: `https://${p.address.includes(':') ? `[${p.address}]` : p.address}:${input.harbor.httpsPort}`,
+    accessKey: `robot$${REPLICATION_ROBOT}`,
+    accessSecret: input.harbor.replicationSecret,
+  }));
+  const plan = planMesh(wanted, await readMeshState(api));
+  if (plan.conflicts.length) throw hostFailure('CommandFailed', `${describeHost(session.target)}: replication objects with kk's names that kk did not create: ${plan.conflicts.join('; ')}; rename or remove them`);
+  const applied = await applyMeshPlan(api, plan, wanted);
+  return applied.map((a) => `${a.action.kind} ${a.action.name}`);
+}
+
+/**
+ * One manual execution of every kk policy that never had one, awaited by its task counts, so images pushed before the
+ * mesh existed (or before a node joined) reach every peer: event-based replication only sees new pushes.
+ */
+export async function backfillReplication(session: HostSession, input: HarborNodeInput, signal: AbortSignal): Promise<string[]> {
+  const api = nodeApi(session, input, admin(input), signal);
+  const { policies } = await readMeshState(api);
+  const out: string[] = [];
+  for (const policy of policies.filter((p) => p.name.startsWith('kk-push-to-'))) {
+    // Decided by Harbor's state, not this run's: a policy with a finished manual execution was backfilled already
+    // (events carry every later push), so a re-run starts none; a new policy (a node joined) gets one.
+    const done = (await api.listExecutions(policy.id, 100)).some((e) => e.trigger === 'manual' && executionVerdict(e) === 'succeeded');
+    if (done) continue;
+    const id = await api.startExecution(policy.id);
+    const outcome = await api.awaitExecution(id, { timeoutMs: 600_000, intervalMs: 2000 });
+    if (!outcome.ok) {
+      const logs = outcome.failedTasks.map((t) => `${t.task.src_resource}: ${t.log.trim().split('\n').slice(-3).join(' | ')}`).join('; ');
+      throw hostFailure('CommandFailed', `${describeHost(session.target)}: replication ${policy.name} failed: ${logs}`);
+    }
+    out.push(`${policy.name}: ${outcome.execution.succeed}/${outcome.execution.total}`);
+  }
+  return out;
+}
+
+/** Whether an artifact is in this node's Harbor (verification that replication reached it). */
+export async function harborHasArtifact(session: HostSession, input: HarborNodeInput, repository: string, reference: string, signal: AbortSignal, timeoutMs = 120_000): Promise<string> {
+  const api = nodeApi(session, input, admin(input), signal);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const a = await api.getArtifact(repository, reference);
+    if (a) return a.digest;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw hostFailure('NotReady', `${describeHost(session.target)}: ${repository}@${reference} did not reach this node's Harbor within ${timeoutMs / 1000}s (replication)`);
+}
+
+/** A project exists (private) on this node, so a push into it is accepted. */
+export async function ensureHarborProject(session: HostSession, input: HarborNodeInput, name: string, signal: AbortSignal): Promise<string> {
+  return (await nodeApi(session, input, admin(input), signal).ensureProject(name)).created ? 'created' : 'skipped';
+}

@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { sh } from '../activities/ssh/quote';
+import type { LabFile } from '../lab/lab-file';
+import { LAB_KEY } from '../lab/paths';
+import { HARBOR_DEFAULT_PASSWORDS } from '../registry/harbor/render';
+import type { InitRegistryReport } from '../registry/types';
+import { kk } from './support/kk';
+import { lab, labSsh, labUp, labVersion, resetNodes } from './support/lab';
+
+/**
+ * `kk init registry` with Harbor, the default type, on the lab's Harbor stand-in (real Harbor's installer layout and
+ * API answers; see the README for where it differs): the seed's command on one node, then three nodes behind the VIP
+ * with the replication mesh, re-runs, growing and shrinking the set, and a failing precheck.
+ */
+let labFile: LabFile;
+let version: string;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-harbor-'));
+const workdir = path.join(dir, 'work');
+
+function inventory(name: string, registryNodes: string[]): string {
+  const file = path.join(dir, `${name}.yaml`);
+  fs.writeFileSync(
+    file,
+    stringify({
+      apiVersion: 'kubekey.kubesphere.io/v1',
+      kind: 'Inventory',
+      metadata: { name },
+      spec: {
+        hosts: Object.fromEntries(labFile.nodes.map((n) => [n.name, { connector: { host: n.address, private_key: LAB_KEY }, internal_ipv4: n.address }])),
+        groups: { image_registry: { hosts: registryNodes } },
+      },
+    }),
+  );
+  return file;
+}
+
+/** The seed's command: harbor_version, docker_version and dockercompose_version, nothing about the type. */
+const seedArgs = (inv: string, ...sets: string[]) => ['-i', inv, '--workdir', workdir, '--set', labFile.set.harbor, '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`, ...sets.flatMap((s) => ['--set', s])];
+
+async function init(inv: string, ...sets: string[]): Promise<InitRegistryReport> {
+  const r = await kk(['init', 'registry', ...seedArgs(inv, ...sets), '--output', 'json']);
+  assert.equal(r.code, 0, `kk init registry failed:\n${r.stderr}\n${r.stdout.slice(-3000)}`);
+  return JSON.parse(r.stdout) as InitRegistryReport;
+}
+
+async function on(node: string, cmd: string, stdin?: string): Promise<string> {
+  const conn = await labSsh(labFile.nodes.find((n) => n.name === node)!);
+  try {
+    const r = await conn.exec(cmd, { sudo: true, timeoutMs: 180_000, stdin });
+    assert.equal(r.code, 0, `${node}: ${cmd}\n${r.stderr}`);
+    return r.stdout;
+  } finally {
+    conn.close();
+  }
+}
+
+const adminPassword = () => fs.readFileSync(path.join(workdir, 'secrets', 'image_registry_admin_password'), 'utf8').trim();
+const address = (node: string) => labFile.nodes.find((n) => n.name === node)!.address;
+
+/** Harbor's API on a node, asked from the node itself with the CA and the admin login on curl's stdin. */
+async function api(node: string, apiPath: string): Promise<{ status: number; body: unknown; total?: number }> {
+  const out = await on(node, `curl -sS -K - --cacert /opt/harbor/${version}/ssl/ca.crt -D /dev/stderr -w '\\n%{http_code}' https://127.0.0.1${apiPath} 2>&1`, `user = "admin:${adminPassword()}"\n`);
+  const lines = out.trimEnd().split('\n');
+  const status = Number(lines.pop());
+  const total = /x-total-count: *(\d+)/i.exec(out)?.[1];
+  const body = lines.slice(lines.findIndex((l) => l.trim() === '') + 1).join('\n');
+  return { status, body: body ? JSON.parse(body) : undefined, total: total ? Number(total) : undefined };
+}
+
+const names = async (node: string, what: 'registries' | 'replication/policies') => ((await api(node, `/api/v2.0/${what}?page_size=100`)).body as { name: string }[]).map((o) => o.name).sort();
+
+/** A fresh image with a unique layer, pushed to `endpoint` from `node` (logged in with the admin password on stdin). */
+async function pushUnique(node: string, endpoint: string, repo: string): Promise<string> {
+  const tag = String(Date.now());
+  const image = `${endpoint}/${repo}:${tag}`;
+  await on(node, sh`docker login -u admin --password-stdin ${endpoint} >/dev/null`, adminPassword());
+  await on(node, sh`d=$(mktemp -d) && date +%s%N > "$d/f" && tar -C "$d" -cf - f | docker import - ${image} >/dev/null && docker push ${image} >/dev/null && docker rmi ${image} >/dev/null`);
+  return tag;
+}
+
+/** Waits until the artifact is in the node's own Harbor (replication is asynchronous). */
+async function waitArtifact(node: string, repo: string, tag: string, seconds = 60): Promise<void> {
+  const [project, ...rest] = repo.split('/');
+  for (let i = 0; i < seconds / 2; i++) {
+    if ((await api(node, `/api/v2.0/projects/${project}/repositories/${encodeURIComponent(rest.join('/'))}/artifacts/${tag}`)).status === 200) return;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  assert.fail(`${repo}:${tag} did not reach ${node} within ${seconds}s`);
+}
+
+before(async () => {
+  labFile = await labUp(3);
+  version = labVersion(labFile, 'harbor_version');
+  await resetNodes(labFile);
+});
+
+after(async () => {
+  await resetNodes(labFile);
+  await kk(['server', 'stop', '--workdir', workdir]);
+});
+
+describe('kk init registry (Harbor)', () => {
+  it('a failing precheck changes nothing on any host', async () => {
+    const r = await kk(['init', 'registry', ...seedArgs(inventory('single', ['node1']), 'artifact.artifact_url.harbor.amd64=/nonexistent/harbor.tgz')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /missing: \/nonexistent\/harbor\.tgz/);
+    assert.doesNotMatch((await lab(['exec', 'node1', '--', 'sh', '-c', 'ls /opt /usr/local/bin /etc/systemd/system'])).stdout, /harbor|dockerd|docker\.service/);
+  });
+
+  it('one node with the seed\'s command: installed, every component healthy, login/push/pull over TLS, no default password on the host', async () => {
+    const report = await init(inventory('single', ['node1']));
+    assert.equal(report.endpoint, address('node1'));
+    const steps = report.nodes[0]!.steps;
+    assert.deepEqual([steps['registry.upload'], steps['registry.extract'], steps['registry.service'], steps.health], ['uploaded', 'extracted', 'installed', 'healthy']);
+    const health = (await api('node1', '/api/v2.0/health')).body as { status: string; components: { name: string; status: string }[] };
+    assert.equal(health.status, 'healthy');
+    assert.ok(health.components.length >= 7 && health.components.every((c) => c.status === 'healthy'), JSON.stringify(health));
+    // The install's own verification pushed and pulled; a user's push and pull work the same way.
+    await on('node1', `curl -sS -K - --cacert /opt/harbor/${version}/ssl/ca.crt -H 'Content-Type: application/json' -d '{"project_name":"lab"}' -o /dev/null https://127.0.0.1/api/v2.0/projects`, `user = "admin:${adminPassword()}"\n`);
+    const tag = await pushUnique('node1', address('node1'), 'lab/app');
+    await on('node1', sh`docker pull ${`${address('node1')}/lab/app:${tag}`} >/dev/null`);
+    // harbor.yml: the generated passwords, 0600; no default password anywhere kk wrote (or in the extracted installer).
+    const yml = await on('node1', `cat /opt/harbor/${version}/harbor/harbor.yml`);
+    assert.match(yml, new RegExp(`^harbor_admin_password: ${adminPassword()}$`, 'm'));
+    assert.match(yml, /^data_volume: \/var\/lib\/harbor\/data$/m);
+    assert.match(yml, /^_version: /m, 'every key of the template kept');
+    assert.equal((await on('node1', `stat -c %a /opt/harbor/${version}/harbor/harbor.yml`)).trim(), '600');
+    for (const p of HARBOR_DEFAULT_PASSWORDS) {
+      const hits = await on('node1', sh`grep -rIl -- ${p} /opt/harbor /etc/systemd/system /etc/docker /var/lib/harbor 2>/dev/null || true`);
+      assert.equal(hits.trim(), '', `${p} found in: ${hits}`);
+    }
+    assert.equal((await on('node1', 'systemctl is-enabled harbor.service')).trim(), 'enabled');
+    // Data survives docker compose down and a restart.
+    await on('node1', `cd /opt/harbor/${version}/harbor && docker-compose -p harbor down >/dev/null 2>&1 && systemctl restart harbor.service`);
+    for (let i = 0; i < 60 && (await api('node1', '/api/v2.0/health').catch(() => ({ status: 0 }))).status !== 200; i++) await new Promise((r) => setTimeout(r, 1000));
+    await waitArtifact('node1', 'lab/app', tag);
+  });
+
+  it('re-running one node uploads, installs and restarts nothing', async () => {
+    const started = await on('node1', 'systemctl show -p ActiveEnterTimestampMonotonic --value harbor.service');
+    const report = await init(inventory('single', ['node1']));
+    for (const [step, value] of Object.entries(report.nodes[0]!.steps)) if (step !== 'health') assert.equal(value, 'skipped', step);
+    assert.equal(await on('node1', 'systemctl show -p ActiveEnterTimestampMonotonic --value harbor.service'), started);
+  });
+
+  it('two nodes behind the VIP: full mesh both ways, images held before are replicated to the new node', async () => {
+    const tag = await pushUnique('node1', address('node1'), 'lab/before-ha');
+    const report = await init(inventory('ha', ['node1', 'node2']), `image_registry.ha_vip=${labFile.vip}`);
+    assert.equal(report.endpoint, labFile.vip);
+    assert.deepEqual(report.verification.replicatedTo, ['node1', 'node2']);
+    assert.deepEqual(await names('node1', 'registries'), ['kk-peer-node2']);
+    assert.deepEqual(await names('node2', 'replication/policies'), ['kk-push-to-node1']);
+    await waitArtifact('node2', 'lab/before-ha', tag);
+    // Peers log in with the replication robot, not the admin.
+    const registry = ((await api('node1', '/api/v2.0/registries')).body as { credential: { access_key: string } }[])[0]!;
+    assert.equal(registry.credential.access_key, 'robot$kk-replicator');
+  });
+
+  it('growing to three nodes wires the third both ways and fills it; re-running creates no API object', async () => {
+    const tag = await pushUnique('node2', address('node2'), 'lab/before-grow');
+    await init(inventory('ha', ['node1', 'node2', 'node3']), `image_registry.ha_vip=${labFile.vip}`);
+    for (const n of ['node1', 'node2', 'node3']) {
+      const others = ['node1', 'node2', 'node3'].filter((o) => o !== n);
+      assert.deepEqual(await names(n, 'registries'), others.map((o) => `kk-peer-${o}`), n);
+      assert.deepEqual(await names(n, 'replication/policies'), others.map((o) => `kk-push-to-${o}`), n);
+    }
+    await waitArtifact('node3', 'lab/before-grow', tag);
+    await waitArtifact('node3', 'lab/before-ha', (((await api('node1', '/api/v2.0/projects/lab/repositories/before-ha/artifacts')).body as { tags: { name: string }[] }[])[0]!.tags[0]!.name));
+    // A push to one node reaches the other two (event-based).
+    const fresh = await pushUnique('node3', address('node3'), 'lab/after-grow');
+    for (const n of ['node1', 'node2']) await waitArtifact(n, 'lab/after-grow', fresh);
+
+    const before = await Promise.all(['node1', 'node2', 'node3'].map(async (n) => [(await api(n, '/api/v2.0/registries')).body, (await api(n, '/api/v2.0/replication/policies')).body, (await api(n, '/api/v2.0/robots')).body]));
+    const started = await on('node2', 'systemctl show -p ActiveEnterTimestampMonotonic --value harbor.service');
+    const report = await init(inventory('ha', ['node1', 'node2', 'node3']), `image_registry.ha_vip=${labFile.vip}`);
+    for (const node of report.nodes) for (const [step, value] of Object.entries(node.steps)) if (step !== 'health') assert.equal(value, 'skipped', `${node.host} ${step}`);
+    for (const [host, r] of Object.entries(report.replication!)) assert.deepEqual([r.robot, r.mesh, r.backfill], ['skipped', [], []], host);
+    const after = await Promise.all(['node1', 'node2', 'node3'].map(async (n) => [(await api(n, '/api/v2.0/registries')).body, (await api(n, '/api/v2.0/replication/policies')).body, (await api(n, '/api/v2.0/robots')).body]));
+    assert.deepEqual(after, before, 'no API object created or changed');
+    assert.equal(await on('node2', 'systemctl show -p ActiveEnterTimestampMonotonic --value harbor.service'), started);
+  });
+
+  it('the VIP fails over and pulls through it still work', async () => {
+    const tag = await pushUnique('node1', labFile.vip, 'lab/failover');
+    let holder: string | undefined;
+    for (const n of ['node1', 'node2', 'node3']) if ((await lab(['exec', n, '--', 'sh', '-c', `ip -o addr | grep -q ' inet ${labFile.vip}/' && echo yes`])).stdout.trim() === 'yes') holder = n;
+    assert.ok(holder);
+    const survivor = ['node1', 'node2', 'node3'].find((n) => n !== holder)!;
+    // Each node has its own storage: the image must have been replicated before its holder goes away.
+    await waitArtifact(survivor, 'lab/failover', tag);
+    await on(survivor, sh`docker login -u admin --password-stdin ${labFile.vip} >/dev/null`, adminPassword());
+    assert.equal((await lab(['fault', holder!, 'stop'])).code, 0);
+    try {
+      await on(survivor, sh`for i in $(seq 40); do docker pull ${`${labFile.vip}/lab/failover:${tag}`} >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1`);
+    } finally {
+      assert.equal((await lab(['fault', holder!, 'start'])).code, 0);
+    }
+  });
+
+  it('shrinking back to two removes the third node\'s endpoints and policies from the others', async () => {
+    for (const n of ['node1', 'node2', 'node3']) for (let i = 0; i < 60 && (await api(n, '/api/v2.0/health').catch(() => ({ status: 0 }))).status !== 200; i++) await new Promise((r) => setTimeout(r, 1000));
+    await init(inventory('ha', ['node1', 'node2']), `image_registry.ha_vip=${labFile.vip}`);
+    assert.deepEqual(await names('node1', 'registries'), ['kk-peer-node2']);
+    assert.deepEqual(await names('node2', 'replication/policies'), ['kk-push-to-node1']);
+  });
+});
