@@ -14,5 +14,5 @@ node bin/kk.js precheck image_registry -i .lab/inventory.yaml --workdir .lab/wor
 node bin/kk.js init registry -i .lab/inventory.yaml --workdir .lab/work --set "$SET" --set "image_registry.ha_vip=$VIP"
 node bin/kk.js runs --workdir .lab/work
 node bin/kk.js server start --workdir .lab/work
-echo "the admin password is in .lab/work/secrets/image_registry_admin_password; try it:"
-echo "  npm run lab -- exec node2 -- sh -c 'docker login -u admin --password-stdin $VIP < /dev/stdin && docker pull $VIP/kk-verify/probe:latest' < .lab/work/secrets/image_registry_admin_password"
+echo "Harbor is at https://$VIP (user admin, password in .lab/work/secrets/image_registry_admin_password); on a node:"
+echo "  npm run lab -- exec node2 -- docker login -u admin $VIP   # then: docker pull $VIP/kk-verify/probe:latest"
