@@ -3,14 +3,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stringify } from 'yaml';
 import { sh } from '../activities/ssh/quote';
 import type { LabFile } from '../lab/lab-file';
-import { LAB_KEY } from '../lab/paths';
 import { HARBOR_DEFAULT_PASSWORDS } from '../registry/harbor/render';
 import type { InitRegistryReport } from '../registry/types';
 import { kk } from './support/kk';
-import { lab, labSsh, labUp, labVersion, resetNodes } from './support/lab';
+import { lab, labInventory, labUp, labVersion, onNode, resetNodes } from './support/lab';
 
 /**
  * `kk init registry` with Harbor, the default type, on the lab's Harbor stand-in (real Harbor's installer layout and
@@ -22,22 +20,7 @@ let version: string;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-harbor-'));
 const workdir = path.join(dir, 'work');
 
-function inventory(name: string, registryNodes: string[]): string {
-  const file = path.join(dir, `${name}.yaml`);
-  fs.writeFileSync(
-    file,
-    stringify({
-      apiVersion: 'kubekey.kubesphere.io/v1',
-      kind: 'Inventory',
-      metadata: { name },
-      spec: {
-        hosts: Object.fromEntries(labFile.nodes.map((n) => [n.name, { connector: { host: n.address, private_key: LAB_KEY }, internal_ipv4: n.address }])),
-        groups: { image_registry: { hosts: registryNodes } },
-      },
-    }),
-  );
-  return file;
-}
+const inventory = (name: string, registryNodes: string[]) => labInventory(labFile, dir, name, registryNodes);
 
 /** The seed's command: harbor_version, docker_version and dockercompose_version, nothing about the type. */
 const seedArgs = (inv: string, ...sets: string[]) => ['-i', inv, '--workdir', workdir, '--set', labFile.set.harbor, '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`, ...sets.flatMap((s) => ['--set', s])];
@@ -48,16 +31,7 @@ async function init(inv: string, ...sets: string[]): Promise<InitRegistryReport>
   return JSON.parse(r.stdout) as InitRegistryReport;
 }
 
-async function on(node: string, cmd: string, stdin?: string): Promise<string> {
-  const conn = await labSsh(labFile.nodes.find((n) => n.name === node)!);
-  try {
-    const r = await conn.exec(cmd, { sudo: true, timeoutMs: 180_000, stdin });
-    assert.equal(r.code, 0, `${node}: ${cmd}\n${r.stderr}`);
-    return r.stdout;
-  } finally {
-    conn.close();
-  }
-}
+const on = (node: string, cmd: string, stdin?: string) => onNode(labFile, node, cmd, stdin);
 
 const adminPassword = () => fs.readFileSync(path.join(workdir, 'secrets', 'image_registry_admin_password'), 'utf8').trim();
 const address = (node: string) => labFile.nodes.find((n) => n.name === node)!.address;

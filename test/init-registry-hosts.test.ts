@@ -3,13 +3,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { sh } from '../activities/ssh/quote';
 import { variablesSchema } from '../config/variables';
 import type { LabFile } from '../lab/lab-file';
 import { registryConfig } from '../registry/render';
 import { kk } from './support/kk';
-import { labSsh, labUp, labVersion, resetNodes } from './support/lab';
+import { labInventory, labSsh, labUp, labVersion, onNode, resetNodes } from './support/lab';
 
 /**
  * `kk init registry` on hosts that are not blank: a Docker kk did not install, another installer's registry unit, a
@@ -22,23 +22,12 @@ const workdir = path.join(dir, 'work');
 
 function inventory(name: string, registryNodes: string[]): string {
   const password = parse(fs.readFileSync(labFile.inventoryPassword, 'utf8')) as { spec: { hosts: Record<string, unknown> } };
-  const file = path.join(dir, `${name}.yaml`);
-  fs.writeFileSync(file, stringify({ apiVersion: 'kubekey.kubesphere.io/v1', kind: 'Inventory', metadata: { name }, spec: { hosts: password.spec.hosts, groups: { image_registry: { hosts: registryNodes } } } }), { mode: 0o600 });
-  return file;
+  return labInventory(labFile, dir, name, registryNodes, { hosts: password.spec.hosts });
 }
 
 const common = () => ['--workdir', workdir, '--set', labFile.set['docker-registry'], '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`];
 
-async function on(node: string, cmd: string, stdin?: string): Promise<string> {
-  const conn = await labSsh(labFile.nodes.find((n) => n.name === node)!);
-  try {
-    const r = await conn.exec(cmd, { sudo: true, timeoutMs: 180_000, stdin });
-    assert.equal(r.code, 0, `${node}: ${cmd}\n${r.stderr}`);
-    return r.stdout;
-  } finally {
-    conn.close();
-  }
-}
+const on = (node: string, cmd: string, stdin?: string) => onNode(labFile, node, cmd, stdin);
 
 /** A Docker as a distribution's package leaves it: binaries in /usr/bin, units in /lib/systemd/system, its own daemon.json. */
 async function distributionDocker(node: string): Promise<void> {

@@ -4,16 +4,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stringify } from 'yaml';
 import { nfsCommands } from '../activities/install/registry';
 import { sh } from '../activities/ssh/quote';
 import { variablesSchema } from '../config/variables';
 import type { LabFile } from '../lab/lab-file';
-import { LAB_KEY } from '../lab/paths';
 import { registryConfig } from '../registry/render';
 import type { InitRegistryReport } from '../registry/types';
 import { kk } from './support/kk';
-import { lab, labSsh, labUp, labVersion, resetNodes } from './support/lab';
+import { lab, labInventory, labSsh, labUp, labVersion, onNode, resetNodes } from './support/lab';
 
 /** `kk init registry` with image_registry.type=docker-registry on the lab: one node, HA on S3, re-run, configs. */
 let labFile: LabFile;
@@ -21,22 +19,7 @@ let reg: string;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-init-'));
 const workdir = path.join(dir, 'work');
 
-function inventory(name: string, registryNodes: string[]): string {
-  const file = path.join(dir, `${name}.yaml`);
-  fs.writeFileSync(
-    file,
-    stringify({
-      apiVersion: 'kubekey.kubesphere.io/v1',
-      kind: 'Inventory',
-      metadata: { name },
-      spec: {
-        hosts: Object.fromEntries(labFile.nodes.map((n) => [n.name, { connector: { host: n.address, private_key: LAB_KEY }, internal_ipv4: n.address }])),
-        groups: { kube_control_plane: { hosts: ['node1'] }, image_registry: { hosts: registryNodes } },
-      },
-    }),
-  );
-  return file;
-}
+const inventory = (name: string, registryNodes: string[]) => labInventory(labFile, dir, name, registryNodes, { groups: { kube_control_plane: { hosts: ['node1'] } } });
 
 const s3Set = () => {
   const s = labFile.s3!;
@@ -49,16 +32,7 @@ async function init(inv: string, ...sets: string[]): Promise<{ code: number | nu
   return { code: r.code, report: JSON.parse(r.stdout) as InitRegistryReport, stderr: r.stderr };
 }
 
-async function on(node: string, cmd: string, stdin?: string): Promise<string> {
-  const conn = await labSsh(labFile.nodes.find((n) => n.name === node)!);
-  try {
-    const r = await conn.exec(cmd, { sudo: true, timeoutMs: 180_000, stdin });
-    assert.equal(r.code, 0, `${node}: ${cmd}\n${r.stderr}`);
-    return r.stdout;
-  } finally {
-    conn.close();
-  }
-}
+const on = (node: string, cmd: string, stdin?: string) => onNode(labFile, node, cmd, stdin);
 
 /** The registry password kk generated (kept 0600 in the work dir), on docker login's stdin. */
 async function login(node: string, endpoint: string): Promise<void> {

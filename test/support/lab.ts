@@ -55,3 +55,27 @@ export function labVersion(labFile: LabFile, key: string): string {
   if (!m) throw new Error(`lab.json has no ${key}`);
   return m[1]!;
 }
+
+/** Runs a command as root on a lab node; a non-zero exit fails the test with the node, command and stderr. */
+export async function onNode(labFile: LabFile, node: string, cmd: string, stdin?: string): Promise<string> {
+  const conn = await labSsh(labFile.nodes.find((n) => n.name === node)!);
+  try {
+    const r = await conn.exec(cmd, { sudo: true, timeoutMs: 180_000, stdin });
+    if (r.code !== 0) throw new Error(`${node}: ${cmd}\n${r.stderr}`);
+    return r.stdout;
+  } finally {
+    conn.close();
+  }
+}
+
+/**
+ * An inventory of every lab node (logged in as root with the lab key, or as `hosts` gives them) with the given
+ * image_registry group, written into `dir` (0600: it may hold passwords).
+ */
+export function labInventory(labFile: LabFile, dir: string, name: string, registryNodes: string[], options: { hosts?: Record<string, unknown>; groups?: Record<string, unknown> } = {}): string {
+  const hosts = options.hosts ?? Object.fromEntries(labFile.nodes.map((n) => [n.name, { connector: { host: n.address, private_key: LAB_KEY }, internal_ipv4: n.address }]));
+  const file = path.join(dir, `${name}.yaml`);
+  const doc = { apiVersion: 'kubekey.kubesphere.io/v1', kind: 'Inventory', metadata: { name }, spec: { hosts, groups: { ...options.groups, image_registry: { hosts: registryNodes } } } };
+  fs.writeFileSync(file, JSON.stringify(doc, null, 2), { mode: 0o600 });
+  return file;
+}
