@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { utils as sshUtils } from 'ssh2';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, Problems } from './errors';
@@ -219,7 +218,7 @@ function resolveHosts(doc: InventoryDocument, groups: Record<string, string[]>, 
     if (!local) {
       const key = c.private_key_content ?? (c.private_key ? readKeyFile(c.private_key, cwd, `${at}.private_key`, problems) : undefined);
       if (key !== undefined) {
-        const parsed = sshUtils.parseKey(key, target.passphrase);
+        const parsed = sshUtils().parseKey(key, target.passphrase);
         if (parsed instanceof Error) problems.add(c.private_key_content ? `${at}.private_key_content` : `${at}.private_key`, `not a usable private key: ${parsed.message}`);
         else target.privateKey = key;
       } else if (target.password === undefined) {
@@ -243,13 +242,18 @@ function readKeyFile(file: string, cwd: string, where: string, problems: Problem
   }
 }
 
+/** ssh2 (its key parser), loaded only when a key is checked: `kk config` on password or local hosts starts without it. */
+function sshUtils(): typeof import('ssh2').utils {
+  return (require('ssh2') as typeof import('ssh2')).utils;
+}
+
 /** KubeKey tries the user's own keys when the inventory gives neither password nor key. */
 function defaultUserKey(): string | undefined {
   for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
     const file = path.join(os.homedir(), '.ssh', name);
     if (!fs.existsSync(file)) continue;
     const text = fs.readFileSync(file, 'utf8');
-    if (!(sshUtils.parseKey(text) instanceof Error)) return text;
+    if (!(sshUtils().parseKey(text) instanceof Error)) return text;
   }
   return undefined;
 }

