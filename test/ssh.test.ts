@@ -11,7 +11,7 @@ import { KnownHosts } from '../activities/ssh/known-hosts';
 import { SessionPool } from '../activities/ssh/pool';
 import { Semaphore } from '../activities/ssh/semaphore';
 import { command, sh } from '../activities/ssh/quote';
-import { remoteSha256 } from '../activities/ssh/upload';
+import { remoteSha256, STAGING_DIR_NAME, stagingFileName } from '../activities/ssh/upload';
 import { sha256File } from '../activities/ssh/file-hash';
 import { ensureMixedSudoUser, ensureNopasswdUser, ensureSudoUser, freePort, generateKey, MIXED_SUDO_USER, NOPASSWD_USER, startSshd, SUDO_USER, type TestSshd } from './support/sshd';
 
@@ -125,7 +125,7 @@ describe('ssh connection', () => {
       await expectFailure(SshConnection.open(rootTarget(), { knownHosts: pinned }), 'HostKeyMismatch', true, /host key of loop \(\[127\.0\.0\.1\]:\d+\) changed: .*ssh-keygen -R/);
     } finally {
       await impostor.stop();
-      sshd = await startSshd({ maxSessions: 3, port: sshd.port, clientKey: sshd.clientKey, hostKeyFile: path.join(sshd.dir, 'host_key') });
+      sshd = await startSshd({ maxSessions: 3, port: sshd.port, clientKey: sshd.clientKey, hostKeyFile: sshd.hostKeyFile });
     }
   });
 
@@ -142,7 +142,7 @@ describe('ssh connection', () => {
       assert.equal(fs.readFileSync(file, 'utf8'), line, 'nothing new is pinned');
     } finally {
       await ecdsaOnly.stop();
-      sshd = await startSshd({ maxSessions: 3, port: sshd.port, clientKey: sshd.clientKey, hostKeyFile: path.join(sshd.dir, 'host_key') });
+      sshd = await startSshd({ maxSessions: 3, port: sshd.port, clientKey: sshd.clientKey, hostKeyFile: sshd.hostKeyFile });
     }
   });
 
@@ -265,8 +265,10 @@ describe('upload', () => {
     const dest = path.join(work, 'remote', 'corrupt', 'big.bin');
     const sha = await sha256File(big);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
-    // A previous transfer left a same-length staging file with wrong bytes.
-    fs.writeFileSync(`${dest}.kkpart-${sha.slice(0, 12)}`, randomBytes(12 * 1024 * 1024));
+    // A previous transfer left a same-length staging file with wrong bytes (root logs in: its staging dir is root's).
+    const staging = path.join(os.homedir(), STAGING_DIR_NAME, stagingFileName(sha));
+    fs.mkdirSync(path.dirname(staging), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(staging, randomBytes(12 * 1024 * 1024));
     const conn = await SshConnection.open(rootTarget(), { knownHosts });
     await expectFailure(conn.upload(big, dest), 'UploadCorrupt', false);
     const retry = await conn.upload(big, dest);
@@ -275,7 +277,7 @@ describe('upload', () => {
     conn.close();
   });
 
-  it('a non-root user stages in /tmp and sudo moves the file into a root-owned place', async () => {
+  it('a non-root user stages in its own 0700 directory and sudo moves the file into a root-owned place', async () => {
     const conn = await SshConnection.open(sudoTarget(), { knownHosts });
     const dest = path.join(work, 'remote', 'root-only', 'big.bin');
     fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
@@ -283,38 +285,83 @@ describe('upload', () => {
     assert.equal(r.skipped, false);
     assert.equal(fs.statSync(dest).uid, 0);
     assert.equal(await sha256File(dest), await sha256File(big));
+    const stagingDir = path.join(os.userInfo().uid === 0 ? `/home/${SUDO_USER}` : os.homedir(), STAGING_DIR_NAME);
+    const st = fs.lstatSync(stagingDir);
+    assert.ok(st.isDirectory() && (st.mode & 0o777) === 0o700, 'the staging directory is a real 0700 directory');
+    assert.deepEqual(fs.readdirSync(stagingDir), [], 'nothing is left staged');
     conn.close();
   });
-});
 
-describe('channel semaphore', () => {
-  it('hands a released slot to the oldest waiter: a newcomer in between waits its turn and the limit holds', async () => {
-    const s = new Semaphore(1);
-    const order: string[] = [];
-    let active = 0;
-    let peak = 0;
-    const job = (name: string, hold?: Promise<void>) => async () => {
-      peak = Math.max(peak, ++active);
-      order.push(name);
-      await hold;
-      active--;
-    };
-    let release!: () => void;
-    let held!: Promise<void>;
-    const a = s.use(() => {
-      order.push('a');
-      return (held = new Promise<void>((r) => (release = r)));
-    });
-    const b = s.use(job('b'));
-    // Runs right after the semaphore's own continuation (which releases a's slot) and before b wakes up: the moment
-    // a newcomer could jump the queue.
-    let c!: Promise<void>;
-    void held.then(() => (c = s.use(job('c'))));
-    release();
-    await a;
-    await b;
-    await c;
-    assert.deepEqual(order, ['a', 'b', 'c']);
-    assert.equal(peak, 1);
+  it("files and symlinks planted at the old /tmp and beside-the-target staging names are never written through", async () => {
+    const sha = await sha256File(big);
+    const victim = path.join(work, 'victim.conf');
+    fs.writeFileSync(victim, 'root-owned contents\n', { mode: 0o644 });
+    const planted = [`/tmp/.kkupload-${SUDO_USER}-${sha.slice(0, 16)}`];
+    const destRoot = path.join(work, 'remote', 'planted-root', 'big.bin');
+    const destUser = path.join(work, 'remote', 'planted-user', 'big.bin');
+    for (const d of [destRoot, destUser]) {
+      fs.mkdirSync(path.dirname(d), { recursive: true });
+      planted.push(`${d}.kkpart-${sha.slice(0, 12)}`);
+    }
+    for (const p of planted) {
+      fs.rmSync(p, { force: true });
+      fs.symlinkSync(victim, p);
+    }
+    try {
+      for (const [target, dest] of [[rootTarget(), destRoot], [sudoTarget(), destUser]] as const) {
+        const conn = await SshConnection.open(target, { knownHosts });
+        await conn.upload(big, dest);
+        assert.equal(await sha256File(dest), sha, target.user);
+        conn.close();
+      }
+      assert.equal(fs.readFileSync(victim, 'utf8'), 'root-owned contents\n', 'the symlinks\' target is untouched');
+    } finally {
+      for (const p of planted) fs.rmSync(p, { force: true });
+    }
+  });
+
+  it('a symlink at the target or at the staging directory is replaced, not followed', async () => {
+    const victim = path.join(work, 'victim2.conf');
+    fs.writeFileSync(victim, 'keep me\n');
+    const dest = path.join(work, 'remote', 'link-target', 'big.bin');
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.symlinkSync(victim, dest);
+    const home = `/home/${SUDO_USER}`;
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-elsewhere-'));
+    fs.chmodSync(elsewhere, 0o777);
+    fs.rmSync(path.join(home, STAGING_DIR_NAME), { recursive: true, force: true });
+    fs.symlinkSync(elsewhere, path.join(home, STAGING_DIR_NAME));
+    const conn = await SshConnection.open(sudoTarget(), { knownHosts });
+    await conn.upload(big, dest);
+    conn.close();
+    assert.ok(fs.lstatSync(dest).isFile(), 'the target is now a regular file');
+    assert.equal(await sha256File(dest), await sha256File(big));
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'keep me\n');
+    assert.ok(fs.lstatSync(path.join(home, STAGING_DIR_NAME)).isDirectory());
+    assert.deepEqual(fs.readdirSync(elsewhere), [], 'nothing was staged through the symlink');
+  });
+
+  it('the hash is checked at the final path, after the move into place', async () => {
+    const dest = path.join(work, 'remote', 'tampered', 'big.bin');
+    const mark = path.join(work, 'tampered.mark');
+    const wrapper = path.join(work, 'tamper-wrapper.sh');
+    // Runs each command; the first time the target exists afterwards (right after the move), appends a byte to it.
+    fs.writeFileSync(
+      wrapper,
+      `#!/bin/sh\n[ "$SSH_ORIGINAL_COMMAND" = internal-sftp ] && exec /usr/lib/openssh/sftp-server\n/bin/sh -c "$SSH_ORIGINAL_COMMAND"; rc=$?\n` +
+        `if [ -f ${dest} ] && [ ! -e ${mark} ]; then printf x >> ${dest}; touch ${mark}; fi\nexit $rc\n`,
+      { mode: 0o755 },
+    );
+    const tampering = await startSshd({ clientKey: sshd.clientKey, forceCommand: wrapper });
+    try {
+      const conn = await SshConnection.open({ ...rootTarget(), port: tampering.port }, { knownHosts: new KnownHosts(path.join(work, 'tamper_known_hosts')) });
+      await expectFailure(conn.upload(big, dest), 'UploadCorrupt', false, /after the move into place/);
+      const retry = await conn.upload(big, dest);
+      assert.equal(retry.skipped, false);
+      assert.equal(await sha256File(dest), await sha256File(big));
+      conn.close();
+    } finally {
+      await tampering.stop();
+    }
   });
 });

@@ -91,6 +91,9 @@ export class SshConnection implements HostSession {
       client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => finish(prompts.map(() => target.password ?? '')));
       const onError = (err: Error) => {
         client.removeListener('ready', onReady);
+        // A failed handshake may be followed by a reset from the server: nobody listens any more, and an unheard
+        // 'error' would crash the worker.
+        client.on('error', () => undefined);
         client.end();
         // Offered only the pinned key types, a server without one fails the negotiation: that is a changed host.
         if (!mismatch && pinnedAlgorithms && /no matching host key/i.test(err.message)) mismatch = settings.knownHosts.noPinnedTypeFailure(target.name, target.address, target.port);

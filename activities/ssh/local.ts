@@ -39,19 +39,38 @@ export class LocalSession implements HostSession {
     });
   }
 
+  /**
+   * Copies into a directory made fresh (mkdtemp: 0700, exclusive) beside the target, so a file or symlink another
+   * user planted at a predictable name is never written through; then renames into place (rename replaces a symlink
+   * at the target instead of following it) and checks the hash of the final path.
+   */
   async upload(localPath: string, remotePath: string, options: UploadOptions = {}): Promise<UploadResult> {
     const sha256 = await sha256File(localPath);
-    if (fs.existsSync(remotePath) && (await sha256File(remotePath)) === sha256) return { sha256, skipped: true, bytesSent: 0, resumedFrom: 0 };
+    if (isRegularFile(remotePath) && (await sha256File(remotePath)) === sha256) return { sha256, skipped: true, bytesSent: 0, resumedFrom: 0 };
     const total = fs.statSync(localPath).size;
     fs.mkdirSync(path.dirname(remotePath), { recursive: true });
-    const staging = `${remotePath}.kkpart-${sha256.slice(0, 12)}`;
-    await pipeline(fs.createReadStream(localPath), fs.createWriteStream(staging, { mode: options.mode ?? 0o644 }), { signal: options.signal });
-    options.onProgress?.(total, total);
-    if ((await sha256File(staging)) !== sha256) throw hostFailure('UploadCorrupt', `${remotePath}: copy does not match its source`);
-    fs.chmodSync(staging, options.mode ?? 0o644);
-    fs.renameSync(staging, remotePath);
+    const stagingDir = fs.mkdtempSync(path.join(path.dirname(remotePath), '.kk-upload-'));
+    try {
+      const staging = path.join(stagingDir, path.basename(remotePath));
+      await pipeline(fs.createReadStream(localPath), fs.createWriteStream(staging, { mode: options.mode ?? 0o644, flags: 'wx' }), { signal: options.signal });
+      options.onProgress?.(total, total);
+      if ((await sha256File(staging)) !== sha256) throw hostFailure('UploadCorrupt', `${remotePath}: copy does not match its source`);
+      fs.chmodSync(staging, options.mode ?? 0o644);
+      fs.renameSync(staging, remotePath);
+    } finally {
+      fs.rmSync(stagingDir, { recursive: true, force: true });
+    }
+    if (!isRegularFile(remotePath) || (await sha256File(remotePath)) !== sha256) throw hostFailure('UploadCorrupt', `${remotePath}: the file in place does not match its source`);
     return { sha256, skipped: false, bytesSent: total, resumedFrom: 0 };
   }
 
   close(): void {}
+}
+
+function isRegularFile(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isFile();
+  } catch {
+    return false;
+  }
 }

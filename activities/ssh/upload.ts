@@ -8,17 +8,63 @@ import { sha256File } from './file-hash';
 import { command, sh } from './quote';
 import type { UploadOptions, UploadResult } from './session';
 
-/** sha256 of a file on the host, or undefined when it does not exist. */
-export async function remoteSha256(conn: Pick<SshConnection, 'exec'>, file: string): Promise<string | undefined> {
-  const r = await conn.exec(sh`if [ -f ${file} ]; then sha256sum -- ${file}; fi`, { sudo: true, timeoutMs: 600_000 });
+/** sha256 of a regular file on the host, or undefined when there is none (a symlink counts as none: never followed). */
+export async function remoteSha256(conn: Pick<SshConnection, 'exec'>, file: string, sudo = true): Promise<string | undefined> {
+  const r = await conn.exec(sh`if [ -f ${file} ] && [ ! -L ${file} ]; then sha256sum -- ${file}; fi`, { sudo, timeoutMs: 600_000 });
   const hex = /^([0-9a-f]{64})\s/.exec(r.stdout)?.[1];
   return r.code === 0 ? hex : undefined;
 }
 
+/** The login user's staging directory on a host: in its home, so that no other user can write into it. */
+export const STAGING_DIR_NAME = '.kk-staging';
+
+/** The staging file's name for a content: stable, so that a retry finds the bytes an interrupted transfer left. */
+export function stagingFileName(sha256: string): string {
+  return `${sha256}.part`;
+}
+
 /**
- * Upload that survives a dropped connection: bytes go to a staging file on the host; a later call resumes after
- * the bytes the host acknowledged (its size), then the host's sha256 is checked before the file is moved into place.
- * A host that already has the file with the same hash receives nothing.
+ * Makes (or checks) `$HOME/.kk-staging` as the login user: a real directory (a symlink there is removed, not
+ * followed), owned by the login user, mode 0700; and removes anything at the staging file's path that is not a
+ * regular file. Prints the directory's absolute path. Only the login user (and root) can then write there, so the
+ * SFTP write (which follows links) cannot be redirected by another local user, as it could in /tmp.
+ */
+const PREPARE_STAGING = `set -e
+d="$HOME/${STAGING_DIR_NAME}"
+case "$d" in /*) ;; *) echo "home directory $HOME is not absolute" >&2; exit 1 ;; esac
+if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then rm -f -- "$d"; fi
+[ -d "$d" ] || mkdir -m 0700 -- "$d"
+if [ "$(stat -c %u -- "$d")" != "$(id -u)" ]; then echo "$d is not owned by $(id -un)" >&2; exit 1; fi
+chmod 0700 -- "$d"
+f="$d/$1"
+if [ -L "$f" ] || { [ -e "$f" ] && [ ! -f "$f" ]; }; then rm -rf -- "$f"; fi
+printf '%s\\n' "$d"`;
+
+/**
+ * Moves a verified staging file into place as root, never following a link: the source must be a regular file;
+ * within one filesystem it is renamed (atomic); across filesystems it is copied into a file mktemp creates
+ * exclusively beside the target, then renamed. `mv -T` replaces a symlink at the target instead of writing through
+ * it, and refuses to move into a directory of that name.
+ */
+const MOVE_INTO_PLACE = `set -e
+src=$1 dst=$2 mode=$3
+[ -f "$src" ] && [ ! -L "$src" ] || { echo "staging file $src is not a regular file" >&2; exit 1; }
+dir=$(dirname -- "$dst")
+if [ "$(stat -c %d -- "$(dirname -- "$src")")" = "$(stat -c %d -- "$dir")" ]; then
+  chown root:root -- "$src" && chmod "$mode" -- "$src" && mv -fT -- "$src" "$dst"
+else
+  tmp=$(mktemp -- "$dir/.kk-upload.XXXXXXXX")
+  trap 'rm -f -- "$tmp"' EXIT
+  cat -- "$src" > "$tmp" && chown root:root -- "$tmp" && chmod "$mode" -- "$tmp" && mv -fT -- "$tmp" "$dst"
+  trap - EXIT
+  rm -f -- "$src"
+fi`;
+
+/**
+ * Upload that survives a dropped connection: bytes go to a staging file in the login user's own staging directory
+ * (named by the content's hash); a later call resumes after the bytes the host acknowledged (its size). The staged
+ * file's sha256 is checked, it is moved into place as root, and the hash of the final path is checked again (what
+ * counts is what ended up there). A host that already has the file with the same hash receives nothing.
  */
 export async function uploadOverSftp(conn: SshConnection, localPath: string, remotePath: string, options: UploadOptions): Promise<UploadResult> {
   const where = describeHost(conn.target);
@@ -26,9 +72,14 @@ export async function uploadOverSftp(conn: SshConnection, localPath: string, rem
   const sha256 = await sha256File(localPath);
   if ((await remoteSha256(conn, remotePath)) === sha256) return { sha256, skipped: true, bytesSent: 0, resumedFrom: 0 };
 
-  // A root login stages beside the target; any other user stages in /tmp (its own), then sudo moves it into place.
-  const staging = conn.isRoot ? `${remotePath}.kkpart-${sha256.slice(0, 12)}` : `/tmp/.kkupload-${conn.target.user}-${sha256.slice(0, 16)}`;
-  await mustExec(conn, command('mkdir', '-p', path.posix.dirname(remotePath)), true, where);
+  const name = stagingFileName(sha256);
+  const prepared = await conn.exec(`${command('sh', '-c', PREPARE_STAGING, 'sh', name)}`, { timeoutMs: 120_000 });
+  const stagingDir = prepared.stdout.trim();
+  if (prepared.code !== 0 || !stagingDir.startsWith('/')) {
+    throw hostFailure('PermissionDenied', `${where}: cannot prepare the staging directory ~/${STAGING_DIR_NAME}: ${prepared.stderr.trim() || `exit ${prepared.code}`}`);
+  }
+  const staging = path.posix.join(stagingDir, name);
+  await mustExec(conn, command('mkdir', '-p', '--', path.posix.dirname(remotePath)), true, where);
   const sftp = await conn.sftp();
   // Writes are issued in order with at most WINDOW in flight, so every byte below (size - WINDOW chunks) landed.
   const stagedSize = (await statSize(sftp, staging)) ?? 0;
@@ -39,13 +90,17 @@ export async function uploadOverSftp(conn: SshConnection, localPath: string, rem
     await writeWindowed(conn, sftp, localPath, staging, offset, total, options, where);
   }
 
-  const staged = await remoteSha256(conn, staging);
+  const staged = await remoteSha256(conn, staging, false);
   if (staged !== sha256) {
-    await conn.exec(command('rm', '-f', staging), { sudo: true });
+    await conn.exec(command('rm', '-f', '--', staging));
     throw hostFailure('UploadCorrupt', `${where}: ${remotePath} arrived with sha256 ${staged ?? 'none'}, expected ${sha256}; it will be sent again`);
   }
   const mode = (options.mode ?? 0o644).toString(8);
-  await mustExec(conn, sh`chmod ${mode} ${staging} && chown root:root ${staging} && mv -f ${staging} ${remotePath}`, true, where);
+  await mustExec(conn, command('sh', '-c', MOVE_INTO_PLACE, 'sh', staging, remotePath, mode), true, where, `moving ${staging} to ${remotePath}`);
+  const placed = await remoteSha256(conn, remotePath);
+  if (placed !== sha256) {
+    throw hostFailure('UploadCorrupt', `${where}: ${remotePath} has sha256 ${placed ?? 'none'} after the move into place, expected ${sha256}; it will be sent again`);
+  }
   return { sha256, skipped: false, bytesSent: total - resumedFrom, resumedFrom };
 }
 
@@ -132,7 +187,7 @@ function statSize(sftp: SFTPWrapper, file: string): Promise<number | undefined> 
   return new Promise((resolve) => sftp.stat(file, (err: Error | undefined, st: Stats) => resolve(err ? undefined : st.size)));
 }
 
-async function mustExec(conn: Pick<SshConnection, 'exec'>, cmd: string, sudo: boolean, where: string): Promise<void> {
+async function mustExec(conn: Pick<SshConnection, 'exec'>, cmd: string, sudo: boolean, where: string, what = `"${cmd}"`): Promise<void> {
   const r = await conn.exec(cmd, { sudo, timeoutMs: 120_000 });
-  if (r.code !== 0) throw hostFailure('PermissionDenied', `${where}: "${cmd}" failed: ${r.stderr.trim() || `exit ${r.code}`}`);
+  if (r.code !== 0) throw hostFailure('PermissionDenied', `${where}: ${what} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
 }

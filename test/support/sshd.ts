@@ -12,6 +12,8 @@ export interface TestSshd {
   dir: string;
   /** Private key authorised for every user of this server. */
   clientKey: string;
+  /** Its (first) host key, to start a server with the same identity again. */
+  hostKeyFile: string;
   stop(): Promise<void>;
 }
 
@@ -99,6 +101,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     port,
     dir,
     clientKey,
+    hostKeyFile: hostKey,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
