@@ -122,6 +122,22 @@ describe('kk init registry (Harbor)', () => {
     assert.equal(await on('node1', 'systemctl show -p ActiveEnterTimestampMonotonic --value harbor.service'), started);
   });
 
+  it('a changed admin password goes through Harbor\'s API, and harbor.yml follows with prepare and one restart', async () => {
+    const old = adminPassword();
+    const changed = `${old.slice(0, 10)}Changed9`;
+    const started = await on('node1', 'systemctl show -p ActiveEnterTimestampMonotonic --value harbor.service');
+    const report = await init(inventory('single', ['node1']), `image_registry.auth.password=${changed}`);
+    assert.equal(report.nodes[0]!.steps['registry.password'], 'changed');
+    assert.equal(report.nodes[0]!.steps['registry.service'], 'restarted');
+    assert.notEqual(await on('node1', 'systemctl show -p ActiveEnterTimestampMonotonic --value harbor.service'), started);
+    const login = (password: string) => on('node1', `curl -sS -K - --cacert /opt/harbor/${version}/ssl/ca.crt -o /dev/null -w '%{http_code}' https://127.0.0.1/api/v2.0/users/current`, `user = "admin:${password}"\n`);
+    assert.equal((await login(changed)).trim(), '200');
+    assert.equal((await login(old)).trim(), '401');
+    // And back, so the generated password (kept in the work dir) is Harbor's again for the tests that follow.
+    assert.equal((await init(inventory('single', ['node1']))).nodes[0]!.steps['registry.password'], 'changed');
+    assert.equal((await login(old)).trim(), '200');
+  });
+
   it('two nodes behind the VIP: full mesh both ways, images held before are replicated to the new node', async () => {
     const tag = await pushUnique('node1', address('node1'), 'lab/before-ha');
     const report = await init(inventory('ha', ['node1', 'node2']), `image_registry.ha_vip=${labFile.vip}`);
