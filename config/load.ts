@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseDocument } from 'yaml';
+import { isScalar, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, Problems } from './errors';
 import type { HostTarget } from './hosts';
@@ -10,6 +10,7 @@ import { knownKeyPaths, unknownKeys } from './known-keys';
 import { deepMerge, formatPath, getPath, isPlainObject, parsePath, setPath, type VarTree } from './paths';
 import { ensureRegistryPassword } from './secrets';
 import { parseSetFlags } from './set-parser';
+import { checkControlCharacters, checkPaths } from './values';
 import { VARIABLE_ALIASES, variablesSchema, type Variables } from './variables';
 
 export interface LoadOptions {
@@ -75,6 +76,8 @@ export function loadConfig(options: LoadOptions): ResolvedConfig {
 
   const parsed = variablesSchema.safeParse(merged, { reportInput: true });
   if (!parsed.success) reportZodIssues(parsed.error.issues, '', problems);
+  checkControlCharacters(merged, [], problems);
+  checkPaths(parsed.success ? parsed.data : merged, problems);
   const groups = expandGroups(inventory, problems);
   const hosts = resolveHosts(inventory, groups, cwd, problems);
   problems.throwIfAny();
@@ -116,6 +119,13 @@ function readYaml(file: string, what: string, problems: Problems): unknown {
     for (const e of doc.errors) problems.add(what, `${file}: ${e.message.split('\n')[0]}`);
     return undefined;
   }
+  // As KubeKey's loader: a plain scalar that YAML would read as a number keeps the text as written, so `20.10` stays
+  // a version and `0123456` a password; the schema turns it into a number where a number is meant (ports).
+  visit(doc, {
+    Scalar(_key, node) {
+      if (isScalar(node) && typeof node.value === 'number' && node.source !== undefined) node.value = node.source;
+    },
+  });
   return doc.toJS();
 }
 
@@ -127,6 +137,12 @@ function readInventory(file: string, problems: Problems): InventoryDocument | un
     return undefined;
   }
   if (raw.kind === 'Config') problems.add('inventory', `${file} is a kind: Config file; pass it with -c, and the Inventory with -i`);
+  // Host fields go into commands and files on the hosts; spec.vars are checked with the other variables.
+  checkControlCharacters(raw.metadata, ['metadata'], problems);
+  if (isPlainObject(raw.spec)) {
+    checkControlCharacters(raw.spec.hosts, ['spec', 'hosts'], problems, { multiline: (p) => p.endsWith('.connector.private_key_content') });
+    checkControlCharacters(raw.spec.groups, ['spec', 'groups'], problems);
+  }
   const parsed = inventorySchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     reportZodIssues(parsed.error.issues, '', problems);

@@ -1,4 +1,5 @@
 import { ConfigError } from './errors';
+import { isSecretKeyPath, MASK } from './mask';
 import { parsePath, setPath, type VarTree } from './paths';
 
 /**
@@ -17,7 +18,7 @@ export function parseSetFlags(flags: readonly string[]): VarTree {
         const { key, value } = parsePiece(piece);
         setPath(tree, parsePath(key), value);
       } catch (err) {
-        problems.push(`--set ${JSON.stringify(piece)}: ${(err as Error).message}`);
+        problems.push(`--set ${JSON.stringify(shown(piece))}: ${(err as Error).message}`);
       }
     }
   }
@@ -60,6 +61,14 @@ export function splitPieces(flag: string): string[] {
   return pieces.filter((p) => p.trim() !== '');
 }
 
+/** A piece as an error may show it: the value masked when the key may hold a secret. */
+function shown(piece: string): string {
+  const eq = piece.indexOf('=');
+  if (eq < 0) return isSecretKeyPath(piece) ? MASK : piece;
+  const key = piece.slice(0, eq);
+  return isSecretKeyPath(key) ? `${key}=${MASK}` : piece;
+}
+
 /** A bracket opens a JSON value only when it is the first character after `=`. */
 function isValueStart(current: string): boolean {
   return current.endsWith('=');
@@ -74,7 +83,8 @@ function parsePiece(piece: string): { key: string; value: unknown } {
     try {
       return { key, value: JSON.parse(raw) };
     } catch (err) {
-      throw new Error(`value is not valid JSON (${(err as Error).message})`);
+      // JSON.parse quotes the text it choked on: not for a value that may be a secret.
+      throw new Error(isSecretKeyPath(key) ? 'value is not valid JSON' : `value is not valid JSON (${(err as Error).message})`);
     }
   }
   return { key, value: unescape(raw) };

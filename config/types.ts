@@ -3,8 +3,15 @@ import { z } from 'zod';
 
 /** Small schema building blocks shared by the inventory and the variables. */
 
-/** `--set` gives strings; YAML gives numbers. Versions are strings either way. */
-export const versionString = z.union([z.string(), z.number()]).transform((v) => String(v).trim()).pipe(z.string().min(1, 'must not be empty'));
+/** What a version may contain: it goes into file names, URLs, unit files and image tags, so nothing that ends a line or a word. */
+export const VERSION_PATTERN = /^[A-Za-z0-9._+-]+$/;
+export const VERSION_RULE = 'must be letters, digits, ".", "_", "+" or "-" only';
+
+/** `--set` gives strings; YAML keeps a number's text (`20.10` stays `20.10`). Versions are strings either way. */
+export const versionString = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v).trim())
+  .pipe(z.string().min(1, 'must not be empty').regex(VERSION_PATTERN, { error: (issue) => `${JSON.stringify(issue.input)} ${VERSION_RULE}` }));
 
 const TRUE = new Set(['true', 'yes', 'y', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'n', 'off', '0']);

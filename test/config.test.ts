@@ -7,8 +7,11 @@ import { resolveArtifact } from '../config/artifacts';
 import { registryEndpoint, splitRegistryName } from '../config/derived';
 import { ConfigError } from '../config/errors';
 import { groupHosts, loadConfig, type LoadOptions } from '../config/load';
+import { knownKeyPaths } from '../config/known-keys';
 import { maskVariables, MASK } from '../config/mask';
 import { parseSetFlags, splitPieces } from '../config/set-parser';
+import { PATH_VARIABLES } from '../config/values';
+import { variablesSchema } from '../config/variables';
 import { generateKey } from './support/sshd';
 
 const fixtures = path.join(__dirname, 'fixtures');
@@ -266,3 +269,110 @@ describe('bad input: one clear line per problem', () => {
     assert.ok(problems.length >= 3, problems.join('\n'));
   });
 });
+
+describe('YAML scalars keep the text as written', () => {
+  it('versions keep trailing zeros, passwords leading zeros; numeric fields still become numbers', () => {
+    const inv = write(
+      'scalars.yaml',
+      sshInventory(
+        '    node1: {connector: {host: 10.0.0.11, port: 2222, password: 0123456}}\n',
+        '  vars:\n    docker_version: 20.10\n    image_registry:\n      harbor_version: 2.10\n      keepalived: {virtual_router_id: 051}\n      auth: {password: 000123}\n    precheck: {min_memory_mb: 1024}\n',
+      ),
+    );
+    const c = load({ inventoryPath: inv, generateSecrets: false });
+    assert.equal(c.hosts[0]!.password, '0123456');
+    assert.equal(c.hosts[0]!.port, 2222);
+    assert.equal(c.vars.cri.docker_version, '20.10');
+    assert.equal(c.vars.image_registry.harbor_version, '2.10');
+    assert.equal(c.vars.image_registry.auth.password, '000123');
+    assert.equal(c.vars.image_registry.keepalived.virtual_router_id, 51);
+    assert.equal(c.vars.precheck.min_memory_mb, 1024);
+  });
+});
+
+describe('values are checked for the formats they go into', () => {
+  const inv = () => write('formats.yaml', sshInventory(node1));
+  const oneLine = (problems: string[]) => problems.forEach((p) => assert.ok(!p.includes('\n') && !p.includes('\r'), `not one line: ${JSON.stringify(p)}`));
+
+  it('every *_version variable must be a plain version: a newline cannot add a line to a unit', () => {
+    const versions = knownKeyPaths(variablesSchema).filter((k) => k.endsWith('_version'));
+    assert.ok(versions.length >= 5, versions.join(', '));
+    for (const key of versions) {
+      for (const bad of ['24.0.7\\nExecStartPre=/bin/sh -c id', '2.8.3 latest', 'v1;reboot', '../../etc']) {
+        const problems = problemsOf({ inventoryPath: inv(), sets: [`${key}=${bad}`] });
+        assert.ok(problems.some((p) => p.startsWith(`${key}: `) && p.includes('must be letters, digits')), `${key}=${bad}:\n${problems.join('\n')}`);
+        oneLine(problems);
+      }
+    }
+    // Through the seed's aliases and YAML too.
+    const yaml = write('bad-version.yaml', sshInventory(node1, '  vars:\n    docker_version: "20.10\\nExecStartPre=/bin/true"\n'));
+    assert.ok(problemsOf({ inventoryPath: yaml }).some((p) => p.startsWith('cri.docker_version: ')));
+    assert.equal(load({ inventoryPath: inv(), sets: ['docker_version=24.0.7+dfsg-1_x'], generateSecrets: false }).vars.cri.docker_version, '24.0.7+dfsg-1_x');
+  });
+
+  it('every path variable must be absolute and without whitespace', () => {
+    for (const key of PATH_VARIABLES.filter((k) => k !== 'work_dir')) {
+      for (const bad of ['relative/dir', '/srv/my data']) {
+        // binary_dir is resolved against the working directory, so only whitespace can be wrong with it.
+        if (key === 'binary_dir' && bad === 'relative/dir') continue;
+        const problems = problemsOf({ inventoryPath: inv(), sets: [`${key}=${bad}`] });
+        assert.ok(problems.some((p) => p.startsWith(`${key}: `) && p.includes('must be an absolute path without whitespace')), `${key}=${bad}:\n${problems.join('\n')}`);
+      }
+    }
+    const spaced = problemsOf({ inventoryPath: inv(), workdir: path.join(tmp, 'my work') });
+    assert.ok(spaced.some((p) => p.startsWith('work_dir: ')), spaced.join('\n'));
+    assert.equal(load({ inventoryPath: inv(), sets: ['image_registry.docker_registry.storage.filesystem.nfs_mount=/srv/nfs/registry'], generateSecrets: false }).vars.image_registry.docker_registry.storage.filesystem.nfs_mount, '/srv/nfs/registry');
+  });
+
+  it('control characters are refused in every variable, known or not, and every inventory host field', () => {
+    const problems = problemsOf({
+      inventoryPath: write(
+        'controls.yaml',
+        sshInventory(
+          '    node1: {connector: {host: "10.0.0.11\\n", user: "ops\\r", password: "s3cret\\nline"}, note: "a\\tb"}\n',
+          '  vars:\n    custom: {list: ["ok", "bad\\u0007"]}\n',
+        ),
+      ),
+      sets: ['image_registry.auth.username=ad\\nmin', 'image_registry.ha_vip=10.0.0.50'],
+    });
+    for (const where of ['spec.hosts.node1.connector.host', 'spec.hosts.node1.connector.user', 'spec.hosts.node1.connector.password', 'spec.hosts.node1.note', 'custom.list[1]', 'image_registry.auth.username']) {
+      assert.ok(problems.some((p) => p.startsWith(`${where}: contains a control character`)), `${where}:\n${problems.join('\n')}`);
+    }
+    assert.ok(!problems.some((p) => p.includes('s3cret')), 'the password is not echoed');
+    oneLine(problems);
+  });
+
+  it('a private key may span lines; only other control characters are refused there', () => {
+    const key = fs.readFileSync(generateKey(tmp, 'multiline_key'), 'utf8');
+    const indented = key.trim().split('\n').map((l) => '          ' + l).join('\n');
+    const ok = write('pem.yaml', sshInventory(`    node1:\n      connector:\n        host: 10.0.0.11\n        private_key_content: |\n${indented}\n`));
+    assert.match(load({ inventoryPath: ok, generateSecrets: false }).hosts[0]!.privateKey!, /BEGIN OPENSSH PRIVATE KEY/);
+    const bad = write('pem-bell.yaml', sshInventory('    node1: {connector: {host: 10.0.0.11, private_key_content: "-----BEGIN\\u0007"}}\n'));
+    assert.ok(problemsOf({ inventoryPath: bad }).some((p) => p.startsWith('spec.hosts.node1.connector.private_key_content: contains a control character')));
+  });
+});
+
+describe('--set errors never show a secret', () => {
+  const secret = 'hunter2-Secret';
+  const cases = [
+    `image_registry.auth.password=[${secret}`,
+    `image_registry.auth={"password":"${secret}",`,
+    `image_registry..auth.password=${secret}`,
+    `image_registry.docker_registry.storage.s3.secretkey={${secret}`,
+    `image_registry.docker_registry.storage.azure.accountkey=[${secret}`,
+    `my_api_token={"t":"${secret}"`,
+  ];
+  for (const piece of cases) {
+    it(piece.replace(secret, '…'), () => {
+      const problems = problemsOf({ inventoryPath: write('mask.yaml', sshInventory(node1)), sets: [piece] });
+      assert.ok(problems.some((p) => p.startsWith('--set ') && p.includes(MASK)), problems.join('\n'));
+      for (const p of problems) assert.ok(!p.includes(secret) && !p.includes('hunter2'), `leaks the value: ${p}`);
+    });
+  }
+
+  it('values under other keys are still shown, to help fix them', () => {
+    const problems = problemsOf({ inventoryPath: write('mask2.yaml', sshInventory(node1)), sets: ['image_registry.ha_vip=[10.0.0.1'] });
+    assert.ok(problems.some((p) => p.includes('[10.0.0.1')), problems.join('\n'));
+  });
+});
+
