@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import type { LabNode } from './nodes';
+import { NOPASSWD_USER } from './node-image';
+import { nopasswdUserSecret, type LabNode } from './nodes';
 import { LAB_JSON, LAB_KEY, LAB_WORKDIR, PASSWORD_USER, STATE_DIR, VIP } from './paths';
 
 /** The contract tests and the benchmark rely on: `.lab/lab.json`. */
@@ -9,6 +10,8 @@ export interface LabFile {
   inventory: string;
   /** The same nodes, logging in as a non-root user by password (sudo with password). */
   inventoryPassword: string;
+  /** The same nodes, logging in as a non-root user by password whose sudo asks for none (NOPASSWD). */
+  inventoryNopasswd: string;
   workdir: string;
   vip: string;
   nodes: LabNode[];
@@ -45,7 +48,10 @@ export function writeLabFile(nodes: LabNode[], set: LabFile['set'], s3: LabFile[
   const passwordInventory = path.join(STATE_DIR, 'inventory-password.yaml');
   fs.writeFileSync(keyInventory, inventory(nodes, (n) => ({ type: 'ssh', host: n.address, port: 22, user: 'root', private_key: LAB_KEY })));
   fs.writeFileSync(passwordInventory, inventory(nodes, (n) => ({ type: 'ssh', host: n.address, port: 22, user: PASSWORD_USER, password })), { mode: 0o600 });
-  const lab: LabFile = { inventory: keyInventory, inventoryPassword: passwordInventory, workdir: LAB_WORKDIR, vip: VIP, nodes, set, s3 };
+  const nopasswdInventory = path.join(STATE_DIR, 'inventory-nopasswd.yaml');
+  const nopasswd = nopasswdUserSecret();
+  fs.writeFileSync(nopasswdInventory, inventory(nodes, (n) => ({ type: 'ssh', host: n.address, port: 22, user: NOPASSWD_USER, password: nopasswd })), { mode: 0o600 });
+  const lab: LabFile = { inventory: keyInventory, inventoryPassword: passwordInventory, inventoryNopasswd: nopasswdInventory, workdir: LAB_WORKDIR, vip: VIP, nodes, set, s3 };
   fs.writeFileSync(LAB_JSON, `${JSON.stringify(lab, null, 2)}\n`);
   return lab;
 }

@@ -12,6 +12,12 @@ const PACKAGES = [
   'netcat-openbsd', 'sudo', 'libdevmapper1.02.1', 'less', 'xz-utils',
 ];
 
+/**
+ * The lab's second non-root user: a password for SSH, and sudo without one (NOPASSWD, as cloud images set up), so
+ * the tests cover both ways sudo can behave.
+ */
+export const NOPASSWD_USER = 'opsnp';
+
 /** Host keys are made per node on first boot (an image would otherwise give every node the same ones). */
 const HOSTKEYS_UNIT = `[Unit]
 Description=Generate SSH host keys for this lab node
@@ -33,14 +39,76 @@ MaxSessions 10
 `;
 
 function recipeHash(mirror: string): string {
-  return createHash('sha256').update(JSON.stringify({ SUITE, PACKAGES, HOSTKEYS_UNIT, SSHD_CONFIG, mirror, PASSWORD_USER, v: 2 })).digest('hex').slice(0, 12);
+  return createHash('sha256').update(JSON.stringify({ SUITE, PACKAGES, HOSTKEYS_UNIT, SSHD_CONFIG, mirror, PASSWORD_USER, NOPASSWD_USER, v: 3 })).digest('hex').slice(0, 12);
 }
 
-/** The Debian mirror this machine's apt sources name. */
-export function debianMirror(): string {
-  const sources = ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
-  const m = /^URIs:\s*(\S+)/m.exec(sources) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+/m.exec(sources);
-  return m?.[1] ?? 'http://deb.debian.org/debian';
+interface AptSource {
+  types: string[];
+  uris: string[];
+  suites: string[];
+}
+
+/** apt's sources in the order apt reads them: sources.list, then sources.list.d's *.list and *.sources by name. */
+export function aptSources(aptDir = '/etc/apt'): { files: string[]; sources: AptSource[] } {
+  const dir = path.join(aptDir, 'sources.list.d');
+  const listed = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.(list|sources)$/.test(f)).sort().map((f) => path.join(dir, f)) : [];
+  const files = [path.join(aptDir, 'sources.list'), ...listed].filter((f) => fs.existsSync(f));
+  const sources: AptSource[] = [];
+  for (const file of files) {
+    const text = fs.readFileSync(file, 'utf8');
+    if (file.endsWith('.sources')) sources.push(...deb822Sources(text));
+    else sources.push(...oneLineSources(text));
+  }
+  return { files, sources };
+}
+
+/** `deb [options] uri suite [component...]` lines. */
+function oneLineSources(text: string): AptSource[] {
+  const out: AptSource[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*/, '').trim();
+    const m = /^(deb|deb-src)\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
+    if (m) out.push({ types: [m[1]!], uris: [m[2]!], suites: [m[3]!] });
+  }
+  return out;
+}
+
+/** deb822 stanzas (`Types:`, `URIs:`, `Suites:`), separated by blank lines; continuation lines and comments skipped. */
+function deb822Sources(text: string): AptSource[] {
+  const out: AptSource[] = [];
+  for (const stanza of text.split(/\n\s*\n/)) {
+    const fields = new Map<string, string>();
+    for (const line of stanza.split('\n')) {
+      if (line.startsWith('#') || /^\s/.test(line)) continue;
+      const m = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
+      if (m) fields.set(m[1]!.toLowerCase(), m[2]!.trim());
+    }
+    if (fields.get('enabled')?.toLowerCase() === 'no') continue;
+    const list = (k: string) => (fields.get(k) ?? '').split(/\s+/).filter(Boolean);
+    if (fields.has('uris')) out.push({ types: list('types'), uris: list('uris'), suites: list('suites') });
+  }
+  return out;
+}
+
+/**
+ * The Debian mirror this machine's apt configuration names, for debootstrap: a `deb` source carrying the lab's
+ * suite, else any `deb` source of a release suite (not -security, -updates or -backports). There is no built-in
+ * fallback: the lab uses only what the machine is configured to use.
+ */
+export function debianMirror(aptDir = '/etc/apt'): string {
+  const { files, sources } = aptSources(aptDir);
+  const debs = sources.filter((s) => s.types.includes('deb'));
+  const release = (suite: string) => !/[-/](security|updates|backports|proposed-updates)$/.test(suite);
+  const usable = (uri: string) => /^(https?|file):/.test(uri);
+  const pick = debs.find((s) => s.suites.includes(SUITE)) ?? debs.find((s) => s.suites.some(release));
+  const uri = pick?.uris.find(usable);
+  if (!uri) {
+    throw new Error(
+      `no Debian mirror in this machine's apt configuration (${files.length ? files.join(', ') : `nothing in ${path.join(aptDir, 'sources.list')} or ${path.join(aptDir, 'sources.list.d')}`}): ` +
+        `the lab's node image is built by debootstrap from the mirror apt uses; add a deb source for ${SUITE} (a "deb <mirror> ${SUITE} main" line or a deb822 .sources stanza)`,
+    );
+  }
+  return uri;
 }
 
 /** Builds (once per recipe, cached) and returns the node image tag. */
@@ -78,12 +146,14 @@ async function buildRootfs(mirror: string, tarball: string): Promise<void> {
   put('etc/machine-id', '');
   put('etc/hostname', 'node\n');
   put(`etc/sudoers.d/${PASSWORD_USER}`, `${PASSWORD_USER} ALL=(ALL) ALL\n`, 0o440);
+  put(`etc/sudoers.d/${NOPASSWD_USER}`, `${NOPASSWD_USER} ALL=(ALL) NOPASSWD: ALL\n`, 0o440);
   // Consoles are not there in a container; their units would only fail.
   for (const unit of ['getty@tty1.service', 'console-getty.service', 'systemd-firstboot.service']) {
     fs.rmSync(path.join(root, 'etc/systemd/system', unit), { force: true });
     fs.symlinkSync('/dev/null', path.join(root, 'etc/systemd/system', unit));
   }
   await run('chroot', [root, 'useradd', '-m', '-s', '/bin/bash', PASSWORD_USER]);
+  await run('chroot', [root, 'useradd', '-m', '-s', '/bin/bash', NOPASSWD_USER]);
   await run('chroot', [root, 'apt-get', 'clean']);
   await run('tar', ['-C', root, '-cf', `${tarball}.tmp`, '.']);
   fs.renameSync(`${tarball}.tmp`, tarball);

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { docker, dockerOk } from './docker-engine';
 import { containerName, GATEWAY, LAB_KEY, LAB_WORKDIR, NETWORK, nodeAddress, nodeName, PASSWORD_USER, STATE_DIR, SUBNET } from './paths';
+import { NOPASSWD_USER } from './node-image';
 import { log, run, sleep, succeeds } from './process';
 
 export interface LabNode {
@@ -37,7 +38,17 @@ export function ensureLabKey(): { privateKeyFile: string; publicKey: string } {
 
 /** The password of the lab's non-root user, generated once per lab. */
 export function passwordUserSecret(): string {
-  const file = `${STATE_DIR}/${PASSWORD_USER}.password`;
+  return userSecret(PASSWORD_USER);
+}
+
+/** The SSH password of the lab's NOPASSWD-sudo user (its own, so a test can tell the two apart). */
+export function nopasswdUserSecret(): string {
+  return userSecret(NOPASSWD_USER);
+}
+
+function userSecret(user: string): string {
+  const file = `${STATE_DIR}/${user}.password`;
+  fs.mkdirSync(STATE_DIR, { recursive: true });
   if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(12).toString('base64url'), { mode: 0o600 });
   return fs.readFileSync(file, 'utf8').trim();
 }
@@ -91,7 +102,7 @@ export async function waitNodeReady(node: LabNode, publicKey: string): Promise<v
   await docker(['exec', container, 'systemctl', 'start', 'ssh.service']);
   // Appended, not replaced: several checkouts may share the lab's nodes, each with its own key.
   await docker(['exec', '-i', container, 'sh', '-c', 'mkdir -p -m 700 /root/.ssh && k=$(cat) && touch /root/.ssh/authorized_keys && (grep -qxF "$k" /root/.ssh/authorized_keys || printf "%s\\n" "$k" >> /root/.ssh/authorized_keys) && chmod 600 /root/.ssh/authorized_keys'], publicKey.trim());
-  await docker(['exec', '-i', container, 'chpasswd'], `${PASSWORD_USER}:${passwordUserSecret()}\n`);
+  await docker(['exec', '-i', container, 'chpasswd'], `${PASSWORD_USER}:${passwordUserSecret()}\n${NOPASSWD_USER}:${nopasswdUserSecret()}\n`);
   while (!(await sshOk(node.address))) {
     if (Date.now() > deadline) throw new Error(`${node.name}: SSH does not answer on ${node.address}:22`);
     await sleep(500);

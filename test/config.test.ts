@@ -189,7 +189,7 @@ describe('derived values', () => {
         'artifact.artifact_url.docker_registry.amd64=docker-registry-2.8.3-linux.amd64.tgz',
         'artifact.artifact_url.keepalived.arm64=/srv/k.tgz',
         'artifact.artifact_url.harbor.amd64=http://127.0.0.1:9/harbor.tgz',
-        'download.artifact_url.docker_compose=http://mirror.local/compose-{{ .version }}-{{.arch}}',
+        'download.artifact_url.docker_compose=http://artifacts.example/compose-{{ .version }}-{{.arch}}',
       ],
       generateSecrets: false,
     });
@@ -204,7 +204,7 @@ describe('derived values', () => {
     const harbor = resolveArtifact('harbor', 'amd64', c.vars) as { localPath: string; url: string };
     assert.equal(harbor.url, 'http://127.0.0.1:9/harbor.tgz');
     assert.equal(harbor.localPath, path.join(bin, 'image-registry/harbor/v2.10.1/amd64/harbor-offline-installer-v2.10.1.tgz'));
-    assert.equal((resolveArtifact('docker_compose', 'arm64', c.vars) as { url: string }).url, 'http://mirror.local/compose-v2.20.3-arm64');
+    assert.equal((resolveArtifact('docker_compose', 'arm64', c.vars) as { url: string }).url, 'http://artifacts.example/compose-v2.20.3-arm64');
     const none = load({ inventoryPath: inv(), generateSecrets: false });
     assert.deepEqual(resolveArtifact('harbor', 'amd64', none.vars), { error: 'image_registry.harbor_version is not set' });
   });
