@@ -1,10 +1,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { loadCodecKey } from '../runtime/codec';
-import { connectClient, connectWorker, resolveEndpoint, type TemporalEndpoint } from '../runtime/temporal';
-import { createKkWorker, runWorker } from '../worker/worker';
-import { installLogging } from './logging';
+import type { TemporalEndpoint } from '../runtime/temporal';
+import { lazy } from '../runtime/lazy';
 
 /** What a command that talks to Temporal needs: the endpoint, a client with kk's codec, and (embedded) a worker. */
 export interface KkContext {
@@ -26,6 +24,13 @@ export function resolveWorkdir(flag: string | undefined): string {
 }
 
 export async function openContext(workdir: string): Promise<KkContext> {
+  // Loaded here, not at the top: the Temporal SDK (client, worker, webpack) and ssh2 take a second to load, and
+  // `kk config` or `kk --help` never need them.
+  const [{ loadCodecKey }, { connectClient, connectWorker, resolveEndpoint }, { installLogging }] = await Promise.all([
+    lazy<typeof import('../runtime/codec')>(() => require('../runtime/codec')),
+    lazy<typeof import('../runtime/temporal')>(() => require('../runtime/temporal')),
+    lazy<typeof import('./logging')>(() => require('./logging')),
+  ]);
   const logFile = installLogging(workdir);
   const endpoint = await resolveEndpoint(workdir);
   const codecKey = loadCodecKey(workdir);
@@ -39,6 +44,7 @@ export async function openContext(workdir: string): Promise<KkContext> {
     async runEmbeddedWorker(until, serve) {
       const connection = await connectWorker(endpoint);
       try {
+        const { createKkWorker, runWorker } = await lazy<typeof import('../worker/worker')>(() => require('../worker/worker'));
         const w = await createKkWorker({
           connection,
           namespace: endpoint.namespace,

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { WorkflowFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
 import { ConfigError } from '../config/errors';
 import type { HostTarget } from '../config/hosts';
 import type { PrecheckReport } from '../precheck/types';
 import { TASK_QUEUE } from '../runtime/data-converter';
+import { KK_HOSTS, KK_PHASE, KK_REGISTRY_TYPE, KK_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import type { KkContext } from './context';
 import { uiLink } from './context';
 import { startProgressDisplay } from './progress';
@@ -26,6 +27,29 @@ export interface RunSpec {
   workflowId: string;
   args: unknown[];
   memo: RunMemo;
+  /** `image_registry.type`, for the UI's `KkRegistryType` filter (commands about a registry). */
+  registryType?: string;
+}
+
+let knownAttributes: Promise<Set<string>> | undefined;
+
+/**
+ * The run's search attributes (hosts, phase, registry type: names only, they are stored in clear), when the server
+ * has kk's keys registered: the embedded server registers them at start; a cluster may not, and setting an unknown
+ * one would refuse the start. The workflows upsert the phase only when the run was started with it.
+ */
+export async function runSearchAttributes(ctx: Pick<KkContext, 'client' | 'endpoint'>, spec: RunSpec): Promise<SearchAttributePair[] | undefined> {
+  knownAttributes ??= ctx.client.connection.operatorService
+    .listSearchAttributes({ namespace: ctx.endpoint.namespace })
+    .then((r: { customAttributes?: Record<string, unknown> | null }) => new Set(Object.keys(r.customAttributes ?? {})))
+    .catch(() => new Set<string>());
+  const known = await knownAttributes;
+  if (!KK_SEARCH_ATTRIBUTES.every((k) => known.has(k.name))) return undefined;
+  return [
+    { key: KK_HOSTS, value: spec.memo.hosts },
+    { key: KK_PHASE, value: 'starting' },
+    ...(spec.registryType ? [{ key: KK_REGISTRY_TYPE, value: spec.registryType }] : []),
+  ];
 }
 
 /** Names of the inventory's local hosts, for the memo. */
@@ -61,6 +85,7 @@ export async function startAndFollow(ctx: KkContext, spec: RunSpec, output: 'tex
     workflowId: spec.workflowId,
     args: spec.args,
     memo: { kk: memo },
+    typedSearchAttributes: await runSearchAttributes(ctx, spec),
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });
@@ -88,7 +113,7 @@ export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMe
   process.stderr.write(`run ${handle.workflowId}${link ? `  (${link})` : ''}\n`);
   const description = described ?? (await handle.describe());
   const result = handle.result();
-  const progress = description.status.name === 'RUNNING' ? startProgressDisplay(ctx.client, handle.workflowId, memo.hosts) : undefined;
+  const progress = description.status.name === 'RUNNING' ? startProgressDisplay(ctx.client, handle.workflowId, memo.hosts, output) : undefined;
   const onInterrupt = () => {
     process.stderr.write(`\ninterrupted: the run stays where it is; continue it with: kk resume ${handle.workflowId}\n`);
     process.exit(130);

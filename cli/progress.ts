@@ -1,16 +1,19 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeArrayFromPayloads, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+import { nodeWorkflowIdOf, stepLabel } from '../workflows/steps';
+import { duration, hostDetail, type HostProgress } from './format';
 
-export interface HostProgress {
-  host: string;
-  status: string;
-  step?: string;
-  attempt?: number;
-  elapsedMs?: number;
-  lastFailure?: string;
-  /** Why the host's workflow failed, when it did. */
-  failure?: string;
+export type { HostProgress };
+
+/** `{offset, total}` wherever the heartbeat details carry it (at the top or one level down). */
+function uploadBytes(details: unknown): { offset: number; total: number } | undefined {
+  const look = (v: unknown): { offset: number; total: number } | undefined => {
+    const o = v as { offset?: unknown; total?: unknown } | undefined;
+    return o && typeof o.offset === 'number' && typeof o.total === 'number' ? { offset: o.offset, total: o.total } : undefined;
+  };
+  if (!details || typeof details !== 'object') return undefined;
+  return look(details) ?? Object.values(details).map(look).find(Boolean);
 }
 
 /** Messages of a failure chain, outermost first. */
@@ -51,10 +54,14 @@ export async function hostProgress(client: Client, runId: string, hosts: readonl
   return Promise.all(
     hosts.map(async (host): Promise<HostProgress> => {
       try {
-        const id = `${runId}/node/${host}`;
+        const id = nodeWorkflowIdOf(runId, host);
         const d = await client.workflow.getHandle(id).describe();
         const pending = d.raw.pendingActivities?.[0];
         const end = d.closeTime?.getTime() ?? Date.now();
+        const beat = pending?.heartbeatDetails?.payloads?.length
+          ? await decodeArrayFromPayloads(client.options.loadedDataConverter, pending.heartbeatDetails.payloads).catch(() => [])
+          : [];
+        const parked = d.memo?.parked as { step?: string; reason?: string; failure?: string } | string | undefined;
         return {
           host,
           status: d.status.name.toLowerCase(),
@@ -63,6 +70,8 @@ export async function hostProgress(client: Client, runId: string, hosts: readonl
           elapsedMs: end - d.startTime.getTime(),
           lastFailure: await decodeFailure(client, pending?.lastFailure),
           failure: d.status.name === 'FAILED' ? await closedFailure(client, id) : undefined,
+          bytes: uploadBytes(beat[0]),
+          parked: typeof parked === 'string' ? parked : parked ? [parked.step, parked.reason ?? parked.failure].filter(Boolean).join(': ') : undefined,
         };
       } catch (err) {
         if ((err as Error).name === 'WorkflowNotFoundError') return { host, status: 'pending' };
@@ -72,28 +81,69 @@ export async function hostProgress(client: Client, runId: string, hosts: readonl
   );
 }
 
-/** Redraws one line per host while a run is under way; silent when stdout is not a terminal. */
-export function startProgressDisplay(client: Client, runId: string, hosts: readonly string[]): { stop(): Promise<void> } {
-  if (!process.stdout.isTTY) return { stop: async () => undefined };
+/**
+ * Live progress while a run is under way and stdout is a terminal: one line per host redrawn in place (step, bytes
+ * and rate during uploads, elapsed, retries, parked reason), and a line printed for good when a host finishes. Not
+ * a terminal (or with --output json): one plain line on stderr per change of a host's step or state, so logs read as
+ * a sequence and stdout holds only the summary.
+ */
+export function startProgressDisplay(client: Client, runId: string, hosts: readonly string[], output: 'text' | 'json' = 'text'): { stop(): Promise<void> } {
+  // stdout carries the summary (JSON with --output json): plain lines go to stderr, beside the run's own messages.
+  const tty = output === 'text' && Boolean(process.stdout.isTTY);
+  const out = tty ? process.stdout : process.stderr;
   let drawn = 0;
   let stopped = false;
+  const finished = new Set<string>();
+  const lastLine = new Map<string, string>();
+  const lastBytes = new Map<string, { offset: number; at: number; rate?: number }>();
+  const rateOf = (r: HostProgress): number | undefined => {
+    if (!r.bytes) return undefined;
+    const before = lastBytes.get(r.host);
+    const now = Date.now();
+    if (!before || r.bytes.offset < before.offset) {
+      lastBytes.set(r.host, { offset: r.bytes.offset, at: now });
+      return undefined;
+    }
+    if (r.bytes.offset === before.offset) return before.rate;
+    const rate = ((r.bytes.offset - before.offset) * 1000) / Math.max(1, now - before.at);
+    lastBytes.set(r.host, { offset: r.bytes.offset, at: now, rate });
+    return rate;
+  };
+  const line = (r: HostProgress) => {
+    const step = r.step ? ` ${stepLabel(r.step)}` : '';
+    const retries = r.attempt && r.attempt > 1 ? ` (retry ${r.attempt - 1})` : '';
+    const elapsed = r.elapsedMs !== undefined ? ` ${duration(r.elapsedMs)}` : '';
+    const detail = hostDetail(r, rateOf(r));
+    return `  ${r.host.padEnd(16)} ${r.status.padEnd(10)}${step}${retries}${elapsed}${detail ? `  ${detail}` : ''}`;
+  };
   const draw = async () => {
     const rows = await hostProgress(client, runId, hosts).catch(() => undefined);
     if (!rows || stopped) return;
-    const lines = rows.map((r) => {
-      const step = r.step ? ` ${r.step}${r.attempt && r.attempt > 1 ? ` (attempt ${r.attempt})` : ''}` : '';
-      const elapsed = r.elapsedMs !== undefined ? ` ${(r.elapsedMs / 1000).toFixed(0)}s` : '';
-      return `  ${r.host.padEnd(16)} ${r.status.padEnd(10)}${step}${elapsed}`;
-    });
-    process.stdout.write((drawn ? `\x1b[${drawn}A` : '') + lines.map((l) => `\x1b[2K${l}\n`).join(''));
-    drawn = lines.length;
+    if (!tty) {
+      for (const r of rows) {
+        const text = `${r.host}: ${r.status}${r.step ? ` ${stepLabel(r.step)}` : ''}${r.attempt && r.attempt > 1 ? ` (retry ${r.attempt - 1})` : ''}${r.parked ? ` parked: ${r.parked}` : ''}`;
+        if (lastLine.get(r.host) !== text) out.write(`${text}\n`);
+        lastLine.set(r.host, text);
+      }
+      return;
+    }
+    // Hosts that finished are printed once above the live block and leave it.
+    const done = rows.filter((r) => r.status !== 'running' && r.status !== 'pending' && !finished.has(r.host));
+    const live = rows.filter((r) => r.status === 'running' || r.status === 'pending');
+    const lines = [...done.map(line), ...live.map(line)];
+    for (const r of done) finished.add(r.host);
+    out.write((drawn ? `\x1b[${drawn}A\x1b[J` : '') + lines.map((l) => `\x1b[2K${l}\n`).join(''));
+    drawn = live.length;
   };
   const timer = setInterval(() => void draw(), 1000);
   void draw();
   return {
     async stop() {
-      stopped = true;
       clearInterval(timer);
+      if (!stopped) {
+        await draw();
+        stopped = true;
+      }
     },
   };
 }

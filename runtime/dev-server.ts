@@ -3,22 +3,33 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { ensureTemporalCli } from './temporal-cli';
+import { lazy } from './lazy';
 
-/** The embedded default: a Temporal dev server per work dir, persisted in SQLite there, reused by later commands. */
+/**
+ * The embedded default: a Temporal dev server per work dir, persisted in SQLite there, reused by later commands.
+ * It runs under a small kk supervisor process (runtime/supervisor.ts) that also serves the UI's codec endpoint and
+ * stops both after an idle period; `pid` is the supervisor's, so stopping it stops all of them.
+ */
 export interface DevServerInfo {
   pid: number;
+  /** The temporal process itself (absent in a state file written by an older kk, whose `pid` was temporal's). */
+  serverPid?: number;
   address: string;
   uiUrl?: string;
+  /** The codec endpoint the UI decodes payloads with (loopback, the UI's origin only, secrets masked). */
+  codecUrl?: string;
   dbFile: string;
   logFile: string;
+  startedAt?: string;
+  /** Minutes without an attached kk command or a progressing run after which it stops itself; 0: never. */
+  idleMinutes?: number;
 }
 
 export function serverDir(workdir: string): string {
   return path.join(workdir, 'temporal');
 }
 
-function stateFile(workdir: string): string {
+export function stateFile(workdir: string): string {
   return path.join(serverDir(workdir), 'server.json');
 }
 
@@ -33,7 +44,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -42,7 +53,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function answers(address: string, timeoutMs: number): Promise<boolean> {
+export async function answers(address: string, timeoutMs: number): Promise<boolean> {
   try {
     const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
     try {
@@ -56,15 +67,19 @@ async function answers(address: string, timeoutMs: number): Promise<boolean> {
   }
 }
 
-/** The server this work dir already runs, if it is up. */
-export async function runningDevServer(workdir: string): Promise<DevServerInfo | undefined> {
-  let info: DevServerInfo;
+/** The state file's content, whether or not that server still runs. */
+export function readServerState(workdir: string): DevServerInfo | undefined {
   try {
-    info = JSON.parse(fs.readFileSync(stateFile(workdir), 'utf8')) as DevServerInfo;
+    return JSON.parse(fs.readFileSync(stateFile(workdir), 'utf8')) as DevServerInfo;
   } catch {
     return undefined;
   }
-  if (!alive(info.pid)) return undefined;
+}
+
+/** The server this work dir already runs, if it is up. */
+export async function runningDevServer(workdir: string): Promise<DevServerInfo | undefined> {
+  const info = readServerState(workdir);
+  if (!info || !alive(info.pid)) return undefined;
   return (await answers(info.address, 3000)) ? info : undefined;
 }
 
@@ -96,53 +111,50 @@ export async function ensureDevServer(workdir: string, options: { ui?: boolean }
   }
 }
 
-export async function startDevServer(workdir: string, options: { ui: boolean; detached: boolean; port?: number; uiPort?: number }): Promise<DevServerInfo & { exited: Promise<number | null> }> {
-  const cli = await ensureTemporalCli();
-  const dir = serverDir(workdir);
-  fs.mkdirSync(dir, { recursive: true });
-  const port = options.port ?? (await freePort());
-  const uiPort = options.uiPort ?? (await freePort());
-  const dbFile = path.join(dir, 'temporal.db');
-  const logFile = path.join(dir, 'server.log');
-  const args = [
-    'server', 'start-dev',
-    '--db-filename', dbFile,
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--http-port', String(await freePort()),
-    '--metrics-port', String(await freePort()),
-    '--log-level', 'warn',
-    '--dynamic-config-value', 'frontend.activityAPIsEnabled=true',
-    ...(options.ui ? ['--ui-port', String(uiPort)] : ['--headless']),
-  ];
-  const out = fs.openSync(logFile, 'a');
-  const child = spawn(cli, args, { detached: options.detached, stdio: ['ignore', out, out] });
-  fs.closeSync(out);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  if (options.detached) child.unref();
-  const info: DevServerInfo = { pid: child.pid!, address: `127.0.0.1:${port}`, uiUrl: options.ui ? `http://127.0.0.1:${uiPort}` : undefined, dbFile, logFile };
-  const deadline = Date.now() + 90_000;
-  let gone = false;
-  void exited.then(() => (gone = true));
-  while (!(await answers(info.address, 2000))) {
-    if (gone) throw new Error(`the Temporal dev server exited while starting; see ${logFile}`);
-    if (Date.now() > deadline) {
-      child.kill();
-      throw new Error(`the Temporal dev server did not answer on ${info.address} within 90 s; see ${logFile}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  fs.writeFileSync(stateFile(workdir), JSON.stringify(info, null, 2));
-  return { ...info, exited };
+/** KK_SERVER_IDLE_MINUTES (default 30; 0 never stops; fractions allowed, for tests). */
+export function idleMinutes(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.KK_SERVER_IDLE_MINUTES;
+  if (raw === undefined || raw === '') return 30;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`KK_SERVER_IDLE_MINUTES=${raw}: expected a number of minutes (0: never stop)`);
+  return n;
 }
 
-/** Stops the work dir's background server, if one runs. */
+export interface StartedDevServer extends DevServerInfo {
+  /** Settles when the server has stopped (its exit code). */
+  exited: Promise<number | null>;
+  /** Stops the server and its codec endpoint. */
+  stop(): void;
+}
+
+/**
+ * Starts the work dir's dev server. Detached: under a supervisor process of its own that outlives this command
+ * (serving the codec endpoint and stopping after the idle period); otherwise in this process, until stopped.
+ */
+export async function startDevServer(workdir: string, options: { ui: boolean; detached: boolean; port?: number; uiPort?: number }): Promise<StartedDevServer> {
+  // Loaded here: the supervisor imports this module for its state file helpers.
+  const { superviseDevServer, spawnSupervisor } = await lazy<typeof import('./supervisor')>(() => require('./supervisor'));
+  if (options.detached) return spawnSupervisor(workdir, { idleMinutes: idleMinutes() });
+  return superviseDevServer(workdir, { ui: options.ui, idleMinutes: 0, port: options.port, uiPort: options.uiPort });
+}
+
+/** Stops the work dir's background server (its supervisor, the codec endpoint and temporal), if one runs. */
 export async function stopDevServer(workdir: string): Promise<boolean> {
   const running = await runningDevServer(workdir);
   if (!running) return false;
-  process.kill(running.pid, 'SIGTERM');
-  for (let i = 0; i < 100 && alive(running.pid); i++) await new Promise((r) => setTimeout(r, 100));
-  if (alive(running.pid)) process.kill(running.pid, 'SIGKILL');
+  const kill = (pid: number | undefined, signal: NodeJS.Signals) => {
+    if (pid && alive(pid)) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+  kill(running.pid, 'SIGTERM');
+  for (let i = 0; i < 150 && (alive(running.pid) || (running.serverPid && alive(running.serverPid))); i++) await new Promise((r) => setTimeout(r, 100));
+  kill(running.pid, 'SIGKILL');
+  kill(running.serverPid, 'SIGKILL');
   fs.rmSync(stateFile(workdir), { force: true });
   return true;
 }

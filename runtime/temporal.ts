@@ -3,6 +3,7 @@ import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { kkDataConverter } from './data-converter';
 import { ensureDevServer } from './dev-server';
+import { attachLease } from './leases';
 
 /** Which Temporal kk talks to: the work dir's embedded dev server, or the cluster TEMPORAL_ADDRESS names. */
 export interface TemporalEndpoint {
@@ -13,6 +14,8 @@ export interface TemporalEndpoint {
   /** No TEMPORAL_ADDRESS: kk runs its own dev server and an in-process worker. */
   embedded: boolean;
   uiUrl?: string;
+  /** The embedded server's codec endpoint, for the UI. */
+  codecUrl?: string;
 }
 
 function readTls(): TLSConfig | undefined {
@@ -33,8 +36,10 @@ export async function resolveEndpoint(workdir: string): Promise<TemporalEndpoint
     const apiKey = process.env.TEMPORAL_API_KEY;
     return { address, namespace, tls: readTls() ?? (apiKey ? {} : undefined), apiKey, embedded: false, uiUrl: process.env.TEMPORAL_UI_URL };
   }
+  // Attached before the server is looked up: its supervisor does not stop for idleness while this command runs.
+  attachLease(workdir);
   const server = await ensureDevServer(workdir);
-  return { address: server.address, namespace: 'default', embedded: true, uiUrl: server.uiUrl };
+  return { address: server.address, namespace: 'default', embedded: true, uiUrl: server.uiUrl, codecUrl: server.codecUrl };
 }
 
 export async function connectClient(endpoint: TemporalEndpoint, codecKey: Buffer): Promise<Client> {

@@ -17,6 +17,7 @@ need iptables iptables
 need ip iproute2
 need curl curl
 need python3 python3
+need /usr/bin/chromium chromium   # the UI test drives a real headless Chromium (playwright-core downloads no browser)
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-deps: installing ${missing[*]}" >&2

@@ -133,10 +133,13 @@ export async function loadOrBuildBundle(options: BundleOptions = {}): Promise<Bu
   }
 
   const started = Date.now();
-  const read = new Set<string>();
+  // This file too: the bundle options (interceptor modules, converters) are part of what the bundle is.
+  const read = new Set<string>([__filename]);
   const bundle = await bundleWorkflowCode({
     workflowsPath,
     failureConverterPath: require.resolve('../runtime/failure-converter'),
+    // Phase, current details and activity summaries for every kk workflow (what the UI shows without a codec).
+    workflowInterceptorModules: [require.resolve('../workflows/interceptors')],
     logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => process.stderr.write(`${m}\n`) },
     webpackConfigHook: (config) => ({
       ...config,

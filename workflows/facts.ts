@@ -2,7 +2,9 @@ import { startChild, workflowInfo } from '@temporalio/workflow';
 import type { HostFacts } from '../activities/facts/types';
 import type { HostTarget } from '../config/hosts';
 import { rethrowCancellation, rootCause } from './failures';
+import { setPhase } from './interceptors';
 import { probe } from './proxies';
+import { nodeWorkflowIdOf } from './search-attributes';
 
 export interface FactsInput {
   hosts: HostTarget[];
@@ -20,11 +22,12 @@ export interface FactsReport {
 
 /** Child workflow ids name the run and the host, so the UI lists `<run>/node/<host>` under each run. */
 export function nodeWorkflowId(host: string): string {
-  return `${workflowInfo().workflowId}/node/${host}`;
+  return nodeWorkflowIdOf(workflowInfo().workflowId, host);
 }
 
 /** `kk facts`: gathers every host's facts in parallel, one child workflow per host. */
 export async function factsWorkflow(input: FactsInput): Promise<FactsReport> {
+  setPhase('gather-facts');
   const children = await Promise.all(input.hosts.map((host) => startChild(hostFactsWorkflow, { workflowId: nodeWorkflowId(host.name), args: [host] })));
   const settled = await Promise.allSettled(children.map((c) => c.result()));
   // `kk cancel`: the children were cancelled with the run; the run ends cancelled, not as a report of failed hosts.

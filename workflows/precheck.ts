@@ -6,6 +6,7 @@ import { artifactChecks, configChecks, hostChecks, report, unreachableChecks } f
 import type { CheckResult, HostProbe, PrecheckInput, PrecheckReport } from '../precheck/types';
 import { nodeWorkflowId } from './facts';
 import { rethrowCancellation, rootCause } from './failures';
+import { setPhase } from './interceptors';
 
 /** Precheck reports an unreachable host after a few tries rather than waiting for it. */
 const precheckStep = proxyActivities<Activities>({
@@ -33,6 +34,7 @@ function probeSpecFor(input: PrecheckInput, host: HostTarget): ProbeSpec {
  * per host), then the artifacts for every arch found. Reads only: nothing on any host changes.
  */
 export async function precheckWorkflow(input: PrecheckInput): Promise<PrecheckReport> {
+  setPhase('probe-hosts');
   const checks: CheckResult[] = configChecks(input);
   const children = await Promise.all(
     input.hosts.map((host) => startChild(hostProbeWorkflow, { workflowId: nodeWorkflowId(host.name), args: [host, probeSpecFor(input, host)] })),
@@ -49,6 +51,7 @@ export async function precheckWorkflow(input: PrecheckInput): Promise<PrecheckRe
   // Artifacts for every arch among the registry hosts that answered (amd64 when none did, to still name the files).
   const arches = [...new Set(ok.filter((p, i) => p && input.registryHosts.includes(input.hosts[i]!.name)).map((p) => p!.facts.arch).filter((a): a is 'amd64' | 'arm64' => a !== null))];
   const wanted = arches.length ? arches : ['amd64'];
+  setPhase('check-artifacts');
   const statuses = await precheckStep.checkArtifacts(wanted.flatMap((a) => input.artifactsByArch[a] ?? []));
   const errors = Object.fromEntries(Object.entries(input.artifactErrors).filter(([k]) => wanted.some((a) => k.endsWith(` ${a}`))));
   checks.push(...artifactChecks(statuses, errors));

@@ -1,10 +1,11 @@
 import type { ResolvedConfig } from '../../config/load';
 import type { KkContext } from '../context';
-import { localHostNames, startAndFollow } from '../follow';
 import { runId } from '../run-id';
+import { lazy } from '../../runtime/lazy';
 
 /** `kk facts`: every inventory host's facts, gathered in parallel by one workflow run. */
-export function factsCommand(ctx: KkContext, config: ResolvedConfig, output: 'text' | 'json'): Promise<number> {
+export async function factsCommand(ctx: KkContext, config: ResolvedConfig, output: 'text' | 'json'): Promise<number> {
+  const { localHostNames, startAndFollow } = await lazy<typeof import('../follow')>(() => require('../follow')); // the Temporal client: loaded when used
   const hosts = config.hosts;
   return startAndFollow(
     ctx,

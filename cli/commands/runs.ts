@@ -1,8 +1,10 @@
 import { ConfigError } from '../../config/errors';
 import type { KkContext } from '../context';
-import { failureChain, follow, readMemo, type RunMemo } from '../follow';
-import { closedFailure, hostProgress } from '../progress';
+import { KK_ATTRIBUTE_NAMES, stepLabel } from '../../workflows/steps';
+import type { RunMemo } from '../follow';
+import { age, duration, hostDetail, table, type HostProgress } from '../format';
 import { isChildWorkflowId } from '../run-id';
+import { lazy } from '../../runtime/lazy';
 
 /**
  * The workflow types a kk command starts (children excluded). Runs are found by type, not by task queue: in the
@@ -16,27 +18,53 @@ export interface RunInfo {
   status: string;
   startTime: Date;
   closeTime?: Date;
+  /** From the run's search attributes (or its memo, for runs started before kk set them). */
+  hosts: string[];
+  phase?: string;
+  registryType?: string;
+}
+
+/** Decodes the clear JSON of a search attribute (they are never encrypted). */
+function attribute(fields: Record<string, { data?: Uint8Array | null }> | null | undefined, name: string): unknown {
+  const data = fields?.[name]?.data;
+  if (!data?.length) return undefined;
+  try {
+    return JSON.parse(Buffer.from(data).toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * kk's runs (not their child workflows), newest first. Read raw: the list needs no payload, and a run whose memo
- * this kk refuses to decode (not encrypted with its key) must not hide the others.
+ * this kk refuses to decode (not encrypted with its key) must not hide the others. Only runs without search
+ * attributes (started by an older kk) have their memo decoded, for their hosts.
  */
-export async function listRuns(ctx: KkContext): Promise<RunInfo[]> {
+export async function listRuns(ctx: Pick<KkContext, 'client' | 'endpoint'>, extraQuery?: string): Promise<RunInfo[]> {
   const runs: RunInfo[] = [];
-  const query = `WorkflowType IN (${RUN_WORKFLOW_TYPES.map((t) => `'${t}'`).join(', ')})`;
+  const query = `WorkflowType IN (${RUN_WORKFLOW_TYPES.map((t) => `'${t}'`).join(', ')})${extraQuery ? ` AND ${extraQuery}` : ''}`;
   let nextPageToken: Uint8Array | undefined;
   do {
     const page = await ctx.client.workflowService.listWorkflowExecutions({ namespace: ctx.endpoint.namespace, query, nextPageToken });
     for (const e of page.executions ?? []) {
       const workflowId = e.execution?.workflowId ?? '';
       if (!workflowId || isChildWorkflowId(workflowId)) continue;
+      const fields = e.searchAttributes?.indexedFields;
+      let hosts = attribute(fields, KK_ATTRIBUTE_NAMES.hosts) as string[] | undefined;
+      if (!hosts && e.memo?.fields?.kk) {
+        const { decodeMapFromPayloads } = await lazy<typeof import('@temporalio/common/lib/internal-non-workflow')>(() => require('@temporalio/common/lib/internal-non-workflow'));
+        const memo = await decodeMapFromPayloads(ctx.client.options.loadedDataConverter, e.memo.fields).catch(() => undefined);
+        hosts = (memo?.kk as RunMemo | undefined)?.hosts;
+      }
       runs.push({
         workflowId,
         type: e.type?.name ?? '',
         status: statusName(e.status ?? 0),
         startTime: timestamp(e.startTime)!,
         closeTime: timestamp(e.closeTime),
+        hosts: hosts ?? [],
+        phase: attribute(fields, KK_ATTRIBUTE_NAMES.phase) as string | undefined,
+        registryType: attribute(fields, KK_ATTRIBUTE_NAMES.registryType) as string | undefined,
       });
     }
     nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
@@ -54,15 +82,57 @@ function timestamp(t: { seconds?: unknown; nanos?: number | null } | null | unde
   return new Date(Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6));
 }
 
-export async function runsCommand(ctx: KkContext, output: 'text' | 'json'): Promise<number> {
-  const runs = await listRuns(ctx);
+function runsJson(runs: RunInfo[]) {
+  return runs.map((r) => ({
+    run: r.workflowId,
+    type: r.type,
+    status: r.status,
+    startTime: r.startTime,
+    closeTime: r.closeTime ?? null,
+    age: age(r.startTime),
+    hosts: r.hosts,
+    phase: r.phase ?? null,
+    registryType: r.registryType ?? null,
+  }));
+}
+
+export function runsTable(runs: RunInfo[], now = Date.now()): string {
+  if (!runs.length) return 'no runs yet\n';
+  return table(
+    ['RUN', 'STATE', 'AGE', 'HOSTS', 'PHASE'],
+    runs.map((r) => [r.workflowId, r.status, age(r.startTime, now), r.hosts.join(',') || '-', r.phase ?? '-']),
+  );
+}
+
+export async function runsCommand(ctx: KkContext, output: 'text' | 'json', options: { watch?: boolean } = {}): Promise<number> {
   if (output === 'json') {
-    process.stdout.write(`${JSON.stringify(runs.map((r) => ({ run: r.workflowId, type: r.type, status: r.status, startTime: r.startTime, closeTime: r.closeTime ?? null })), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(runsJson(await listRuns(ctx)), null, 2)}\n`);
     return 0;
   }
-  if (!runs.length) process.stdout.write('no runs yet\n');
-  for (const r of runs) process.stdout.write(`${r.workflowId.padEnd(48)} ${r.status.padEnd(11)} ${r.startTime.toISOString()}\n`);
+  if (!options.watch) {
+    process.stdout.write(runsTable(await listRuns(ctx)));
+    return 0;
+  }
+  // Until Ctrl-C: redrawn in place on a terminal, a new table only when something changed otherwise.
+  await watchLoop(async () => runsTable(await listRuns(ctx)), () => false);
   return 0;
+}
+
+/** Redraws `render()` every 2 s until `closed()` says so; on a terminal in place, otherwise only when it changes. */
+async function watchLoop(render: () => Promise<string>, closed: () => boolean): Promise<void> {
+  let last = '';
+  let drawn = 0;
+  for (;;) {
+    const text = await render();
+    if (process.stdout.isTTY) {
+      const lines = text.split('\n');
+      process.stdout.write((drawn ? `\x1b[${drawn}A` : '') + lines.map((l) => `\x1b[2K${l}`).join('\n'));
+      drawn = lines.length - 1;
+    } else if (text !== last) process.stdout.write(`${text}\n`);
+    last = text;
+    if (closed()) return;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
 }
 
 /** The named run, or the newest one (the newest still running, when `running` is asked). */
@@ -81,32 +151,61 @@ function notFound(id: string) {
   };
 }
 
-export async function statusCommand(ctx: KkContext, named: string | undefined, output: 'text' | 'json'): Promise<number> {
-  const id = await pickRun(ctx, named, false);
+interface RunStatus {
+  run: string;
+  type: string;
+  command: string;
+  status: string;
+  startTime: Date;
+  closeTime: Date | null;
+  age: string;
+  phase: string | null;
+  failure?: string;
+  hosts: HostProgress[];
+}
+
+async function readStatus(ctx: KkContext, id: string): Promise<RunStatus> {
   const handle = ctx.client.workflow.getHandle(id);
   const d = await handle.describe().catch(notFound(id));
   const memo = (d.memo?.kk as RunMemo | undefined) ?? { command: d.type, inventory: '', hosts: [] };
+  const { closedFailure, hostProgress } = await lazy<typeof import('../progress')>(() => require('../progress'));
   const hosts = await hostProgress(ctx.client, id, memo.hosts);
   const failure = d.status.name === 'FAILED' ? await closedFailure(ctx.client, id) : undefined;
-  const status = { run: id, type: d.type, command: memo.command, status: d.status.name.toLowerCase(), startTime: d.startTime, closeTime: d.closeTime ?? null, failure, hosts };
-  if (output === 'json') {
-    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+  const phase = (d.searchAttributes?.[KK_ATTRIBUTE_NAMES.phase]?.[0] as string | undefined) ?? null;
+  return { run: id, type: d.type, command: memo.command, status: d.status.name.toLowerCase(), startTime: d.startTime, closeTime: d.closeTime ?? null, age: age(d.startTime), phase, failure, hosts };
+}
+
+/** `kubectl get`-like: the run's row, then one row per host with its step, elapsed time, retries and why. */
+export function statusText(s: RunStatus): string {
+  const head = table(['RUN', 'STATE', 'AGE', 'HOSTS', 'PHASE'], [[s.run, s.status, s.age, s.hosts.map((h) => h.host).join(',') || '-', s.phase ?? '-']]);
+  const rows = s.hosts.map((h) => [h.host, h.status, h.step ? stepLabel(h.step) : '-', h.elapsedMs !== undefined ? duration(h.elapsedMs) : '-', h.attempt && h.attempt > 1 ? String(h.attempt - 1) : '0', hostDetail(h)]);
+  const hosts = s.hosts.length ? `\n${table(['HOST', 'STATE', 'STEP', 'ELAPSED', 'RETRIES', 'DETAIL'], rows)}` : '';
+  return `${head}${s.failure ? `failure: ${s.failure}\n` : ''}${hosts}`;
+}
+
+export async function statusCommand(ctx: KkContext, named: string | undefined, output: 'text' | 'json', options: { watch?: boolean } = {}): Promise<number> {
+  const id = await pickRun(ctx, named, false);
+  if (!options.watch) {
+    const status = await readStatus(ctx, id);
+    process.stdout.write(output === 'json' ? `${JSON.stringify(status, null, 2)}\n` : statusText(status));
     return 0;
   }
-  process.stdout.write(`${id}  ${status.status}  started ${d.startTime.toISOString()}${d.closeTime ? `, ended ${d.closeTime.toISOString()}` : ''}\n`);
-  if (failure) process.stdout.write(`  failure: ${failure}\n`);
-  for (const h of hosts) {
-    const step = h.step ? `  step ${h.step}${h.attempt && h.attempt > 1 ? ` (attempt ${h.attempt})` : ''}` : '';
-    const why = h.failure ? `  failure: ${h.failure}` : h.lastFailure ? `  last failure: ${h.lastFailure}` : '';
-    process.stdout.write(`  ${h.host.padEnd(16)} ${h.status.padEnd(10)}${step}${why}\n`);
-  }
-  return 0;
+  let last: RunStatus | undefined;
+  await watchLoop(
+    async () => {
+      last = await readStatus(ctx, id);
+      return output === 'json' ? JSON.stringify(last) : statusText(last);
+    },
+    () => last?.status !== 'running',
+  );
+  return last?.status === 'completed' ? 0 : 1;
 }
 
 /** `kk resume [RUN]`: re-attaches a worker (embedded default) and follows the run to its end; done steps are not redone. */
 export async function resumeCommand(ctx: KkContext, named: string | undefined, output: 'text' | 'json'): Promise<number> {
   const id = await pickRun(ctx, named, true);
   const handle = ctx.client.workflow.getHandle(id);
+  const { follow, readMemo } = await lazy<typeof import('../follow')>(() => require('../follow'));
   const memo = await readMemo(handle).catch(notFound(id));
   return follow(ctx, handle, memo ?? { command: '', inventory: '', hosts: [] }, output);
 }
@@ -125,6 +224,7 @@ export async function cancelCommand(ctx: KkContext, named: string | undefined): 
     return 0;
   }
   const memo = (d.memo?.kk as RunMemo | undefined) ?? { command: '', inventory: '', hosts: [] };
+  const { failureChain } = await lazy<typeof import('../follow')>(() => require('../follow'));
   await handle.cancel();
   const closed = handle.result().then(
     () => 'completed before the cancellation took effect',

@@ -1,10 +1,5 @@
 import { ConfigError } from '../../config/errors';
-import { loadCodecKey } from '../../runtime/codec';
-import { TASK_QUEUE } from '../../runtime/data-converter';
-import { connectWorker, resolveEndpoint } from '../../runtime/temporal';
-import { parseLocalHosts } from '../../worker/local-hosts';
-import { createKkWorker, runWorker } from '../../worker/worker';
-import { installLogging } from '../logging';
+import { lazy } from '../../runtime/lazy';
 
 /**
  * `kk worker`: a long-running worker for kk's task queue; run any number of them, on any machines. It acts on an
@@ -13,6 +8,15 @@ import { installLogging } from '../logging';
  */
 export async function workerCommand(workdir: string, options: { localHosts?: string | true } = {}): Promise<number> {
   if (options.localHosts === true) throw new ConfigError(['--local-host: needs a host name (the inventory name of this machine)']);
+  // The Temporal SDK, webpack and ssh2 are loaded here, when a worker starts: the other commands start without them.
+  const [{ loadCodecKey }, { TASK_QUEUE }, { connectWorker, resolveEndpoint }, { parseLocalHosts }, { createKkWorker, runWorker }, { installLogging }] = await Promise.all([
+    lazy<typeof import('../../runtime/codec')>(() => require('../../runtime/codec')),
+    lazy<typeof import('../../runtime/data-converter')>(() => require('../../runtime/data-converter')),
+    lazy<typeof import('../../runtime/temporal')>(() => require('../../runtime/temporal')),
+    lazy<typeof import('../../worker/local-hosts')>(() => require('../../worker/local-hosts')),
+    lazy<typeof import('../../worker/worker')>(() => require('../../worker/worker')),
+    lazy<typeof import('../logging')>(() => require('../logging')),
+  ]);
   const localHosts = parseLocalHosts(options.localHosts, process.env.KK_LOCAL_HOSTS);
   installLogging(workdir, 'INFO');
   const endpoint = await resolveEndpoint(workdir);
