@@ -23,7 +23,7 @@ export type Handlers = {
   init(what: string, o: InventoryOptions & CommonOptions): Promise<number>;
   runs(o: CommonOptions & { watch?: boolean }): Promise<number>;
   status(run: string | undefined, o: CommonOptions & { watch?: boolean }): Promise<number>;
-  resume(run: string | undefined, o: CommonOptions): Promise<number>;
+  resume(run: string | undefined, o: InventoryOptions & CommonOptions & { abort?: boolean }): Promise<number>;
   cancel(run: string | undefined, o: CommonOptions): Promise<number>;
   server(action: string | undefined, o: CommonOptions): Promise<number>;
   worker(o: CommonOptions & { localHost?: string[] }): Promise<number>;
@@ -111,7 +111,13 @@ Exit codes: 0 done, 1 a run or check failed, 2 invalid input, 3 reserved (a run 
       .argument('[run]', 'run id (kk runs lists them)')
       .option('--watch', 'follow the run, redrawing until it closes'),
   ).action(async (run: string | undefined, o) => done(await h.status(run, o)));
-  common(program.command('resume').description('continue an interrupted run to its end (default: the newest running run)').argument('[run]', 'run id')).action(
+  inventory(
+    program
+      .command('resume')
+      .description('continue an interrupted or parked run to its end (default: the newest running run); -i/-c/--set send corrected hosts and values to parked hosts')
+      .argument('[run]', 'run id')
+      .option('--abort', "end a parked run's parked hosts cleanly, with a summary of what was done and what was not"),
+  ).action(
     async (run: string | undefined, o) => done(await h.resume(run, o)),
   );
   common(program.command('cancel').description('stop a run that is under way (default: the newest running run)').argument('[run]', 'run id')).action(

@@ -8,6 +8,7 @@ import { TASK_QUEUE } from '../runtime/data-converter';
 import { KK_HOSTS, KK_PHASE, KK_REGISTRY_TYPE, KK_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import type { KkContext } from './context';
 import { uiLink } from './context';
+import { EXIT_PARKED, printParked, watchParked } from './parked';
 import { startProgressDisplay } from './progress';
 import { precheckSummary, summarize } from './summaries';
 
@@ -108,7 +109,7 @@ export async function readMemo(handle: WorkflowHandle): Promise<RunMemo | undefi
 }
 
 /** Follows a run (running an in-process worker in the embedded default) and prints its summary; returns the exit code. */
-export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMemo, output: 'text' | 'json', described?: WorkflowExecutionDescription): Promise<number> {
+export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMemo, output: 'text' | 'json', described?: WorkflowExecutionDescription, fixesInFlight?: ReadonlySet<string>): Promise<number> {
   const link = uiLink(ctx.endpoint, handle.workflowId);
   process.stderr.write(`run ${handle.workflowId}${link ? `  (${link})` : ''}\n`);
   const description = described ?? (await handle.describe());
@@ -119,10 +120,19 @@ export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMe
     process.exit(130);
   };
   process.once('SIGINT', onInterrupt);
+  const watch = description.status.name === 'RUNNING' ? watchParked(ctx.client, handle.workflowId, memo.hosts, fixesInFlight) : undefined;
   try {
+    // Ends when the run ends, or when it waits for people alone (parked hosts): then the command exits 3.
+    const settled = Promise.race([result.then(() => undefined), watch?.parked ?? new Promise<never>(() => undefined)]);
     // The worker polls the run's own queue (read from the server: runs of older kk versions used the shared one).
     if (ctx.endpoint.embedded && description.status.name === 'RUNNING') {
-      await ctx.runEmbeddedWorker(result, { taskQueue: description.taskQueue, localHosts: memo.localHosts ?? [] });
+      await ctx.runEmbeddedWorker(settled, { taskQueue: description.taskQueue, localHosts: memo.localHosts ?? [] });
+    }
+    const parked = await settled.catch(() => undefined);
+    if (parked) {
+      await progress?.stop();
+      printParked(handle.workflowId, parked, output);
+      return EXIT_PARKED;
     }
     const value = await result;
     await progress?.stop();
@@ -141,6 +151,7 @@ export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMe
     }
     throw err;
   } finally {
+    watch?.stop();
     process.removeListener('SIGINT', onInterrupt);
   }
 }

@@ -41,7 +41,11 @@ function handlers(): Handlers {
     },
     runs: (o) => withContext(o, (ctx) => runsCommand(ctx, o.output, { watch: o.watch })),
     status: (run, o) => withContext(o, (ctx) => statusCommand(ctx, run, o.output, { watch: o.watch })),
-    resume: (run, o) => withContext(o, (ctx) => resumeCommand(ctx, run, o.output)),
+    resume: (run, o) => {
+      // Re-read only when given: a resume without -i/-c/--set runs the parked steps again with the data they had.
+      const config = o.inventory || o.config || o.set.length ? load(o) : undefined;
+      return withContext(o, (ctx) => resumeCommand(ctx, run, o.output, { config, abort: o.abort }));
+    },
     cancel: (run, o) => withContext(o, (ctx) => cancelCommand(ctx, run)),
     server: (action, o) => serverCommand(resolveWorkdir(o.workdir), action, o.output),
     worker: (o) => workerCommand(resolveWorkdir(o.workdir), { localHosts: o.localHost?.length ? o.localHost.join(',') : undefined }),

@@ -1,5 +1,6 @@
 import type { ArtifactStatus, CheckResult, HostProbe, PrecheckInput, PrecheckReport } from './types';
 import { interfaceFor } from './cidr';
+import { fixFor } from './fixes';
 
 /**
  * Precheck's judgements: pure functions from the configuration and what the read-only probes saw to pass / warn /
@@ -54,14 +55,7 @@ export function configChecks(input: PrecheckInput): CheckResult[] {
 
 /** A host that could not be probed at all: the reason is the one check that matters. */
 export function unreachableChecks(host: string, error: { type: string; message: string }): CheckResult[] {
-  const fix: Record<string, string> = {
-    SshAuthFailed: `check spec.hosts.${host}.connector user, password or private_key`,
-    HostKeyMismatch: 'if the host was reinstalled, remove its old key as the message says',
-    PermissionDenied: `give the user sudo rights, or log in as root (spec.hosts.${host}.connector.user)`,
-    SshUnreachable: `check that ${host} is up and that its SSH port is reachable from here`,
-    SshTimeout: `check that ${host} is up and that its SSH port is reachable from here`,
-  };
-  return [{ host, check: 'ssh', status: 'fail', message: `${error.type}: ${error.message}`, fix: fix[error.type] ?? 'fix the host and run again' }];
+  return [{ host, check: 'ssh', status: 'fail', message: `${error.type}: ${error.message}`, fix: fixFor(error.type, host).replace(/, then kk resume.*$/, '') }];
 }
 
 export function hostChecks(input: PrecheckInput, host: string, probe: HostProbe, vipHeldByOurKeepalived = false): CheckResult[] {

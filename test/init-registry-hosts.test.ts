@@ -72,17 +72,26 @@ describe('kk init registry on hosts that already hold things', () => {
     assert.match(await on('node3', 'ls /usr/local/bin'), /^$/, 'nothing installed on node3');
   });
 
-  it('one node failing for a deterministic reason fails alone, at once, named; the others finish; a kept Docker is untouched', async () => {
+  it('a deterministic failure parks its host at once (exit 3, the fix named) while the others finish; kk resume finishes it; a kept Docker is untouched', async () => {
     await on('node3', 'rm /etc/systemd/system/docker-registry.service && systemctl daemon-reload && mkdir -p /etc/docker && printf "{broken" > /etc/docker/daemon.json');
     // sudo's secure_path without /usr/local/bin (as on RHEL): kk must not depend on it.
     for (const n of ['node1', 'node2', 'node3']) await on(n, 'cat > /etc/sudoers.d/zz-secure-path && chmod 440 /etc/sudoers.d/zz-secure-path', 'Defaults secure_path="/usr/sbin:/usr/bin:/sbin:/bin"\n');
     const started = Date.now();
     const r = await kk(['init', 'registry', '-i', inventory('hosts', ['node1', 'node2', 'node3']), ...common()]);
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /node3: CommandFailed: .*daemon\.json is not valid JSON/);
-    assert.doesNotMatch(r.stderr, /node1:|node2:/);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /node3: step installDocker: CommandFailed: .*daemon\.json is not valid JSON/);
+    assert.match(r.stderr, /fix: fix what the message names on the host/);
+    assert.doesNotMatch(r.stderr, /^  node[12]: step/m, 'only node3 parked');
     assert.ok(Date.now() - started < 150_000, 'a deterministic failure is not retried for minutes');
     for (const n of ['node1', 'node2']) assert.equal((await on(n, 'systemctl is-active docker-registry.service')).trim(), 'active', n);
+    // kk status shows the parked host, its step and fix, with no worker running.
+    const status = await kk(['status', '--workdir', workdir, '--output', 'json']);
+    assert.match(status.stdout, /installDocker/);
+    // The person fixes the host; kk resume runs the parked step again and the run finishes.
+    await on('node3', 'rm /etc/docker/daemon.json');
+    const resumed = await kk(['resume', '--workdir', workdir]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal((await on('node3', 'systemctl is-active docker-registry.service')).trim(), 'active');
     // node2's Docker: same binaries, same daemon.json, not restarted, its images still there.
     assert.equal((await on('node2', 'ls /usr/local/bin')).trim(), 'docker-compose');
     assert.equal(await on('node2', 'cat /etc/docker/daemon.json'), '{\n  "data-root": "/var/lib/docker-distro",\n  "registry-mirrors": ["https://mirror.invalid"]\n}\n');
@@ -111,6 +120,17 @@ describe('kk init registry on hosts that already hold things', () => {
     assert.equal(steps['registry.service'], 'restarted');
     assert.notEqual(await on('node1', 'docker inspect -f "{{.State.StartedAt}}" docker-registry'), before);
     assert.equal((await on('node1', 'ls /var/lib/kubekey/pending-restart')).trim(), '', 'the marker is cleared after the restart');
+  });
+
+  it('kk resume --abort ends a parked run with what was done and what was not', async () => {
+    await on('node3', 'printf "{broken" > /etc/docker/daemon.json');
+    const r = await kk(['init', 'registry', '-i', inventory('hosts', ['node1', 'node2', 'node3']), ...common()]);
+    assert.equal(r.code, 3, r.stderr);
+    const aborted = await kk(['resume', '--abort', '--workdir', workdir]);
+    assert.equal(aborted.code, 1, aborted.stderr);
+    assert.match(aborted.stderr, /node3: Aborted: node3: aborted at installDocker/);
+    const again = await kk(['resume', '--abort', '--workdir', workdir]);
+    assert.equal(again.code, 2, 'nothing left to abort');
   });
 
   it('plain HTTP: Docker is told the registry is insecure, so the verification push and pull go through', async () => {

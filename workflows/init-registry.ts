@@ -7,6 +7,9 @@ import type { HarborNodeInput, InitRegistryInput, InitRegistryReport, RegistryNo
 import { hostAddress } from '../config/hosts';
 import { nodeWorkflowId } from './facts';
 import { rethrowCancellation, rootCause } from './failures';
+import { setPhase } from './interceptors';
+import { refuseInstalledChanges } from '../registry/fix-check';
+import { Parking } from './park';
 import { precheckWorkflow } from './precheck';
 import { probe } from './proxies';
 
@@ -61,6 +64,7 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
 
   let ha: InitRegistryReport['ha'];
   if (input.ha) {
+    setPhase('ha');
     const ha_ = input.ha;
     const steps: Record<string, Record<string, string>> = {};
     const decommissioned = await decommissionLeavers(input);
@@ -107,6 +111,7 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
 
   // Harbor takes pushes only into a project that exists: the probe's, private, on every node (the VIP may move).
   await Promise.all(harborNodes.map((n) => install.ensureHarborProject(n, VERIFY_PROJECT)));
+  setPhase('verify');
   const credentials = input.nodes[0]!.credentials;
   const image = await install.pushProbe(input.nodes[0]!.host, input.endpoint, credentials);
   await Promise.all(input.nodes.map((n) => install.pullProbe(n.host, image, credentials)));
@@ -159,15 +164,22 @@ async function decommissionLeavers(input: InitRegistryInput): Promise<{ removed?
 
 /** One registry host: docker, docker-compose, CA trust, the registry itself, then its health gate. */
 export async function registryNodeWorkflow(input: RegistryNodeInput): Promise<RegistryNodeResult> {
-  const facts = await probe.gatherFacts(input.host);
+  // The node as the latest fix left it (a corrected password, address or artifact path); every step reads it afresh.
+  let node = input;
+  const parking = new Parking(
+    input.host.name,
+    (fix) => (node = fix.node ?? (fix.host ? { ...node, host: fix.host } : node)),
+    (fix) => refuseInstalledChanges(input, fix),
+  );
+  const facts = await parking.step('gatherFacts', () => probe.gatherFacts(node.host));
   if (!facts.arch) throw ApplicationFailure.nonRetryable(`${input.host.name}: unsupported architecture ${facts.machine}`, 'InvalidInput');
   const arch = facts.arch;
   const steps: Record<string, string> = {};
-  steps.docker = await install.installDocker(input, arch);
-  steps.compose = await install.installCompose(input, arch);
-  steps.trust = await install.trustRegistryCa(input.host, input.trustNames, input.pki.caCert);
-  for (const [k, v] of Object.entries(await install.deployRegistry(input, arch))) steps[`registry.${k}`] = v;
-  steps.health = await install.waitRegistryHealthy(input);
+  steps.docker = await parking.step('installDocker', () => install.installDocker(node, arch));
+  steps.compose = await parking.step('installCompose', () => install.installCompose(node, arch));
+  steps.trust = await parking.step('trustRegistryCa', () => install.trustRegistryCa(node.host, node.trustNames, node.pki.caCert));
+  for (const [k, v] of Object.entries(await parking.step('deployRegistry', () => install.deployRegistry(node, arch)))) steps[`registry.${k}`] = v;
+  steps.health = await parking.step('waitRegistryHealthy', () => install.waitRegistryHealthy(node));
   let vipInterface: RegistryNodeResult['vipInterface'];
   if (input.vip) {
     const found = interfaceFor(facts.interfaces, input.vip);
