@@ -20,8 +20,8 @@ let labFile: LabFile;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-hosts-'));
 const workdir = path.join(dir, 'work');
 
-function inventory(name: string, registryNodes: string[]): string {
-  const password = parse(fs.readFileSync(labFile.inventoryPassword, 'utf8')) as { spec: { hosts: Record<string, unknown> } };
+function inventory(name: string, registryNodes: string[], file = labFile.inventoryPassword): string {
+  const password = parse(fs.readFileSync(file, 'utf8')) as { spec: { hosts: Record<string, unknown> } };
   return labInventory(labFile, dir, name, registryNodes, { hosts: password.spec.hosts });
 }
 
@@ -133,12 +133,16 @@ describe('kk init registry on hosts that already hold things', () => {
     assert.equal(again.code, 2, 'nothing left to abort');
   });
 
-  it('plain HTTP: Docker is told the registry is insecure, so the verification push and pull go through', async () => {
+  it('plain HTTP, logged in as a NOPASSWD sudo user with a password: Docker is told the registry is insecure, and no file gets the password', async () => {
     await on('node3', 'rm -f /etc/docker/daemon.json');
-    const r = await kk(['init', 'registry', '-i', inventory('plain', ['node3']), '--output', 'json', ...common(), '--workdir', path.join(dir, 'plain'), '--set', 'image_registry.auth.plain_http=true']);
+    // Another work dir installs here: node3 holds the first one's CA, which only rotate_ca lets it replace.
+    const r = await kk(['init', 'registry', '-i', inventory('plain', ['node3'], labFile.inventoryNopasswd), '--output', 'json', ...common(), '--workdir', path.join(dir, 'plain'), '--set', 'image_registry.auth.plain_http=true', '--set', 'image_registry.rotate_ca=true']);
     await kk(['server', 'stop', '--workdir', path.join(dir, 'plain')]);
     assert.equal(r.code, 0, r.stderr);
     const daemon = JSON.parse(await on('node3', 'cat /etc/docker/daemon.json')) as { 'insecure-registries'?: string[] };
     assert.ok(daemon['insecure-registries']?.some((n) => n.startsWith(labFile.nodes[2]!.address)), JSON.stringify(daemon));
+    // sudo did not ask, so the password must not have reached any command's stdin (and so any file kk wrote).
+    const password = (parse(fs.readFileSync(labFile.inventoryNopasswd, 'utf8')) as { spec: { hosts: { node3: { connector: { password: string } } } } }).spec.hosts.node3.connector.password;
+    assert.equal((await on('node3', sh`grep -rlF -- ${password} /etc/docker /etc/systemd/system /opt/docker-registry || true`)).trim(), '');
   });
 });
