@@ -79,8 +79,18 @@ function initRegistrySummary(report: InitRegistryReport, output: 'text' | 'json'
   if (report.ha) {
     process.stdout.write(`keepalived: VIP held by ${report.ha.vipHolder}\n`);
     for (const [host, steps] of Object.entries(report.ha.steps)) process.stdout.write(`  ${host.padEnd(18)} ${Object.entries(steps).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+    if (report.ha.removed?.length) process.stdout.write(`  keepalived removed from ${report.ha.removed.join(', ')} (no longer registry hosts)\n`);
+    if (report.ha.unreachableLeavers?.length) process.stdout.write(`  warning: ${report.ha.unreachableLeavers.join(', ')} left the group but are not in the inventory: stop kk-keepalived.service there\n`);
   }
-  process.stdout.write(`verified: pushed ${report.verification.image} from ${report.verification.pushedFrom}, pulled on ${report.verification.pulledOn.join(', ')}\n`);
+  if (report.replication) {
+    process.stdout.write('replication (Harbor):\n');
+    for (const [host, r] of Object.entries(report.replication)) {
+      const mesh = r.mesh.length ? r.mesh.join(', ') : 'mesh unchanged';
+      process.stdout.write(`  ${host.padEnd(18)} robot ${r.robot}; ${mesh}${r.backfill.length ? `; backfilled ${r.backfill.join(', ')}` : ''}\n`);
+    }
+  }
+  const replicated = report.verification.replicatedTo ? `, present in ${report.verification.replicatedTo.join(', ')} through replication` : '';
+  process.stdout.write(`verified: pushed ${report.verification.image} from ${report.verification.pushedFrom}, pulled on ${report.verification.pulledOn.join(', ')}${replicated}\n`);
   process.stdout.write(`registry ready at ${report.endpoint}\n`);
   return 0;
 }
