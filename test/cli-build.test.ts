@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { copiedPaths } from './support/dockerfile';
 
 /**
  * The compiled CLI: `npm run build` (the Dockerfile's build step, from exactly the files the Dockerfile copies) makes
@@ -13,18 +14,6 @@ import { after, before, describe, it } from 'node:test';
  */
 const ROOT = path.resolve(__dirname, '..');
 
-/** The Dockerfile's COPY lines as [source, destination] pairs (as test/dockerfile.test.ts reads them). */
-function copiedPaths(dockerfile: string): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (const line of dockerfile.split('\n')) {
-    const words = line.trim().split(/\s+/);
-    if (words[0]?.toUpperCase() !== 'COPY') continue;
-    const args = words.slice(1).filter((w) => !w.startsWith('--'));
-    const dest = args.pop()!;
-    for (const src of args) pairs.push([src, args.length > 1 || dest.endsWith('/') ? path.join(dest, path.basename(src)) : dest]);
-  }
-  return pairs;
-}
 
 const INVENTORY = `apiVersion: kubekey.kubesphere.io/v1
 kind: Inventory

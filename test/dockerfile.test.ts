@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { copiedPaths } from './support/dockerfile';
 
 /**
  * The worker image starts: kk runs from exactly the files the Dockerfile copies (`docker build` cannot pull a base
@@ -11,18 +12,6 @@ import { describe, it } from 'node:test';
  */
 const ROOT = path.resolve(__dirname, '..');
 
-/** The Dockerfile's COPY lines as [source, destination] pairs, destinations relative to WORKDIR. */
-export function copiedPaths(dockerfile: string): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (const line of dockerfile.split('\n')) {
-    const words = line.trim().split(/\s+/);
-    if (words[0]?.toUpperCase() !== 'COPY') continue;
-    const args = words.slice(1).filter((w) => !w.startsWith('--'));
-    const dest = args.pop()!;
-    for (const src of args) pairs.push([src, args.length > 1 || dest.endsWith('/') ? path.join(dest, path.basename(src)) : dest]);
-  }
-  return pairs;
-}
 
 function run(cwd: string, args: string[], env: NodeJS.ProcessEnv) {
   const r = spawnSync(process.execPath, args, { cwd, env: { ...process.env, TEMPORAL_ADDRESS: '', ...env }, encoding: 'utf8', timeout: 120_000 });
