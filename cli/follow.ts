@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { WorkflowFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
 import { ConfigError } from '../config/errors';
+import type { ResolvedConfig } from '../config/load';
+import { lazy } from '../runtime/lazy';
 import type { HostTarget } from '../config/hosts';
 import type { PrecheckReport } from '../precheck/types';
 import { TASK_QUEUE } from '../runtime/data-converter';
@@ -24,6 +26,8 @@ export interface RunMemo {
 }
 
 export interface RunSpec {
+  /** The resolved configuration of this command: on a parked run of the same command, it becomes the fix. */
+  config?: ResolvedConfig;
   workflowType: string;
   workflowId: string;
   args: unknown[];
@@ -93,6 +97,15 @@ export async function startAndFollow(ctx: KkContext, spec: RunSpec, output: 'tex
   // With USE_EXISTING, start returns the running run when there is one: its memo tells whether it is this input.
   const description = await handle.describe();
   const running = description.memo?.kk as RunMemo | undefined;
+  if (running && spec.config) {
+    // The same command again on a parked run: its configuration is the fix, as with kk resume -i/-c/--set.
+    const { sendFixes } = await lazy<typeof import('./fixes')>(() => require('./fixes'));
+    const sent = await sendFixes(ctx, spec.workflowId, running, { config: spec.config });
+    if (sent.count) {
+      const code = await follow(ctx, handle, running, output, description, sent.inFlight);
+      return sent.refused() ? 2 : code;
+    }
+  }
   if (!running || running.inputHash !== memo.inputHash) {
     const id = spec.workflowId;
     throw new ConfigError([

@@ -89,8 +89,10 @@ describe('kk init registry on hosts that already hold things', () => {
     assert.match(status.stdout, /installDocker/);
     // The person fixes the host; kk resume runs the parked step again and the run finishes.
     await on('node3', 'rm /etc/docker/daemon.json');
-    const resumed = await kk(['resume', '--workdir', workdir]);
+    // Running the same command again does what kk resume does: the parked step runs again.
+    const resumed = await kk(['init', 'registry', '-i', inventory('hosts', ['node1', 'node2', 'node3']), ...common()]);
     assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /node3: installDocker went through/);
     assert.equal((await on('node3', 'systemctl is-active docker-registry.service')).trim(), 'active');
     // node2's Docker: same binaries, same daemon.json, not restarted, its images still there.
     assert.equal((await on('node2', 'ls /usr/local/bin')).trim(), 'docker-compose');
@@ -126,11 +128,15 @@ describe('kk init registry on hosts that already hold things', () => {
     await on('node3', 'printf "{broken" > /etc/docker/daemon.json');
     const r = await kk(['init', 'registry', '-i', inventory('hosts', ['node1', 'node2', 'node3']), ...common()]);
     assert.equal(r.code, 3, r.stderr);
+    // kk resume with nothing fixed: the step runs once more, fails the same way, and the run parks again.
+    const again = await kk(['resume', '--workdir', workdir]);
+    assert.equal(again.code, 3, again.stderr);
+    assert.match(again.stderr, /node3: installDocker failed again: CommandFailed/);
     const aborted = await kk(['resume', '--abort', '--workdir', workdir]);
     assert.equal(aborted.code, 1, aborted.stderr);
     assert.match(aborted.stderr, /node3: Aborted: node3: aborted at installDocker/);
-    const again = await kk(['resume', '--abort', '--workdir', workdir]);
-    assert.equal(again.code, 2, 'nothing left to abort');
+    const nothing = await kk(['resume', '--abort', '--workdir', workdir]);
+    assert.equal(nothing.code, 2, 'nothing left to abort');
   });
 
   it('plain HTTP, logged in as a NOPASSWD sudo user with a password: Docker is told the registry is insecure, and no file gets the password', async () => {

@@ -16,6 +16,7 @@ export async function initRegistryCommand(ctx: KkContext, config: ResolvedConfig
       args: [input],
       memo: { command: 'init registry', inventory: config.inventoryName, hosts: input.nodes.map((n) => n.host.name), localHosts: localHostNames(config.hosts) },
       registryType: config.vars.image_registry.type,
+      config,
     },
     output,
   );

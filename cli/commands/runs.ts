@@ -1,5 +1,5 @@
 import { ConfigError } from '../../config/errors';
-import type { ResolvedConfig } from '../../config/load';
+import type { ResumeOptions } from '../fixes';
 import type { KkContext } from '../context';
 import { KK_ATTRIBUTE_NAMES, stepLabel } from '../../workflows/steps';
 import type { RunMemo } from '../follow';
@@ -203,13 +203,6 @@ export async function statusCommand(ctx: KkContext, named: string | undefined, o
 }
 
 /** `kk resume [RUN]`: re-attaches a worker (embedded default) and follows the run to its end; done steps are not redone. */
-export interface ResumeOptions {
-  /** The configuration re-read from -i/-c/--set: corrected connection data and values for the parked hosts. */
-  config?: ResolvedConfig;
-  /** `--abort`: end the parked hosts' work; the run ends with what was done and what was not. */
-  abort?: boolean;
-}
-
 /**
  * `kk resume [RUN]`: re-attaches a worker (embedded default) and follows the run to its end; done steps are not
  * redone. Parked hosts get a fix through the `fixHost` update: the same step again (the cause was fixed on the host),
@@ -219,54 +212,12 @@ export async function resumeCommand(ctx: KkContext, named: string | undefined, o
   const id = await pickRun(ctx, named, true);
   const handle = ctx.client.workflow.getHandle(id);
   const { follow, readMemo } = await lazy<typeof import('../follow')>(() => require('../follow'));
-  const { parkedHosts } = await lazy<typeof import('../parked')>(() => require('../parked'));
+  const { sendFixes } = await lazy<typeof import('../fixes')>(() => require('../fixes'));
   const memo = (await readMemo(handle).catch(notFound(id))) ?? { command: '', inventory: '', hosts: [] };
-  const { parked } = await parkedHosts(ctx.client, id, memo.hosts);
-  if (options.abort && !parked.length) throw new ConfigError([`run ${id} has no parked host to abort; \`kk cancel ${id}\` stops a run under way`]);
-  const fixes = parked.length ? await fixesFor(memo, parked, options) : new Map();
-  // Sent now, carried out once the worker below runs; while a fix is in flight its host does not count as parked.
-  const inFlight = new Set<string>();
-  let refused = false;
-  for (const [host, fix] of fixes) {
-    inFlight.add(host);
-    const { fixHostUpdate } = await lazy<typeof import('../../workflows/messages')>(() => require('../../workflows/messages'));
-    ctx.client.workflow
-      .getHandle(`${id}/node/${host}`)
-      .executeUpdate(fixHostUpdate, { args: [fix] })
-      .then(
-        (outcome) => process.stderr.write(`${outcome}\n`),
-        (err: Error) => {
-          refused = true;
-          process.stderr.write(`error: ${host}: ${(err.cause as Error | undefined)?.message ?? err.message}\n`);
-        },
-      )
-      .finally(() => inFlight.delete(host));
-  }
-  const code = await follow(ctx, handle, memo, output, undefined, inFlight);
-  return refused ? 2 : code;
-}
-
-/** Per parked host: abort, the node (init) or host (other commands) of the re-read configuration, or the same again. */
-async function fixesFor(memo: RunMemo, parked: { host: string }[], options: ResumeOptions): Promise<Map<string, object>> {
-  const out = new Map<string, object>();
-  let nodes: { host: { name: string } }[] | undefined;
-  if (options.config && memo.command === 'init registry') {
-    const { initRegistryInput } = await lazy<typeof import('../../registry/input')>(() => require('../../registry/input'));
-    nodes = (await initRegistryInput(options.config)).nodes;
-  }
-  for (const { host } of parked) {
-    if (options.abort) out.set(host, { abort: true });
-    else if (nodes) {
-      const node = nodes.find((n) => n.host.name === host);
-      if (!node) throw new ConfigError([`${host}: parked in run ${memo.command}, but the configuration no longer lists it in image_registry`]);
-      out.set(host, { node });
-    } else if (options.config) {
-      const target = options.config.hosts.find((h) => h.name === host);
-      if (!target) throw new ConfigError([`${host}: parked, but the inventory no longer has it`]);
-      out.set(host, { host: target });
-    } else out.set(host, {});
-  }
-  return out;
+  const sent = await sendFixes(ctx, id, memo, options);
+  if (options.abort && !sent.count) throw new ConfigError([`run ${id} has no parked host to abort; \`kk cancel ${id}\` stops a run under way`]);
+  const code = await follow(ctx, handle, memo, output, undefined, sent.inFlight);
+  return sent.refused() ? 2 : code;
 }
 
 /**
