@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { Activities } from '../activities';
+import type { HostTarget } from '../config/hosts';
+import type { DockerRegistryNodeInput, HarborNodeInput, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
+import { kkDataConverter } from '../runtime/data-converter';
+import { ensureTemporalCli } from '../runtime/temporal-cli';
+import { workflowBundle } from '../worker/bundle';
+import { registryNodeWorkflow } from '../workflows/init-registry';
+import { fixHostUpdate, parkedQuery, type ParkedHost } from '../workflows/messages';
+
+/**
+ * The node plan with stubbed activities, on a real Temporal server: which branch each registry type takes, a step
+ * that fails for good parks the host (memo and query), a fix that would change what is installed is refused, a fix
+ * with corrected connection data lets the run finish, and a host that is not parked refuses a fix.
+ */
+let env: TestWorkflowEnvironment;
+const codecKey = Buffer.alloc(32, 9);
+
+before(async () => {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: await ensureTemporalCli() } },
+    client: { dataConverter: kkDataConverter(codecKey) },
+  });
+});
+
+after(async () => {
+  await env?.teardown();
+});
+
+const host: HostTarget = { name: 'n1', local: false, address: '10.9.9.1', port: 22, user: 'ops', password: 'old-password' };
+const common = {
+  host,
+  versions: { docker: '24.0.7', compose: 'v2.20.3', registry: 'v2.10.1' },
+  artifacts: { amd64: { docker: '/a/docker.tgz', compose: '/a/compose', registry: '/a/registry.tgz' } },
+  port: 443,
+  plainHttp: false,
+  pki: { caCert: 'ca', serverCert: 'crt', serverKey: 'key' },
+  trustNames: ['10.9.9.1'],
+  address: '10.9.9.1',
+};
+const harborNode: HarborNodeInput = {
+  ...common,
+  type: 'harbor',
+  harbor: { hostname: '10.9.9.1', httpPort: 80, httpsPort: 443, dataDir: '/var/lib/harbor/data', adminPassword: 'a', databasePassword: 'd', replicationSecret: 'r' },
+};
+const registryNode: DockerRegistryNodeInput = { ...common, type: 'docker-registry', versions: { ...common.versions, registry: '2.8.3' }, registryConfig: 'version: 0.1' };
+const facts = { arch: 'amd64', machine: 'x86_64', interfaces: [] } as never;
+
+/** Activities that record what they were asked; installDocker refuses the old password until it is corrected. */
+function stubs(calls: string[], factsDelayMs = 0): Partial<Activities> {
+  return {
+    async gatherFacts() {
+      await new Promise((r) => setTimeout(r, factsDelayMs));
+      return facts;
+    },
+    async installDocker(input: RegistryNodeInput) {
+      calls.push(`installDocker as ${input.host.password}`);
+      if (input.host.password === 'old-password') throw ApplicationFailure.create({ type: 'SshAuthFailed', message: `${input.host.name}: authentication failed`, nonRetryable: true });
+      return 'installed';
+    },
+    async installCompose() {
+      return 'installed';
+    },
+    async trustRegistryCa() {
+      return 'updated';
+    },
+    async deployRegistry(input: RegistryNodeInput) {
+      calls.push(`deploy ${input.type}`);
+      return { service: 'started' };
+    },
+    async waitRegistryHealthy(input: RegistryNodeInput) {
+      calls.push(`health ${input.type}`);
+      return 'healthy';
+    },
+  };
+}
+
+async function worker(taskQueue: string, activities: Partial<Activities>): Promise<Worker> {
+  return Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities, dataConverter: kkDataConverter(codecKey) });
+}
+
+/** An update's refusal comes back as "Workflow Update failed" with the validator's message as its cause. */
+async function refused(update: Promise<unknown>, message: RegExp): Promise<void> {
+  await assert.rejects(update, (err: Error) => message.test((err.cause as Error | undefined)?.message ?? err.message));
+}
+
+async function waitParked(workflowId: string): Promise<ParkedHost> {
+  const handle = env.client.workflow.getHandle(workflowId);
+  for (let i = 0; i < 100; i++) {
+    const parked = await handle.query(parkedQuery);
+    if (parked) return parked;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${workflowId} did not park`);
+}
+
+describe('registry node plan (stubbed activities)', () => {
+  it('each registry type takes its own deploy and health branch; the shared steps are the same', async () => {
+    const calls: string[] = [];
+    const fixed = { ...host, password: 'right' };
+    await (await worker('plan', stubs(calls))).runUntil(async () => {
+      await env.client.workflow.execute(registryNodeWorkflow, { taskQueue: 'plan', workflowId: 'plan-harbor', args: [{ ...harborNode, host: fixed }] });
+      await env.client.workflow.execute(registryNodeWorkflow, { taskQueue: 'plan', workflowId: 'plan-registry', args: [{ ...registryNode, host: fixed }] });
+    });
+    assert.deepEqual(calls, ['installDocker as right', 'deploy harbor', 'health harbor', 'installDocker as right', 'deploy docker-registry', 'health docker-registry']);
+  });
+
+  it('a step that fails for good parks the host; a fix changing the type is refused; corrected connection data finishes it', async () => {
+    const calls: string[] = [];
+    const result = await (await worker('plan-park', stubs(calls))).runUntil(async () => {
+      const handle = await env.client.workflow.start(registryNodeWorkflow, { taskQueue: 'plan-park', workflowId: 'plan-park', args: [harborNode] });
+      const parked = await waitParked('plan-park');
+      assert.equal(parked.step, 'installDocker');
+      assert.equal(parked.type, 'SshAuthFailed');
+      assert.match(parked.fix, /check spec\.hosts\.n1\.connector user, password or private_key/);
+      assert.deepEqual((await handle.describe()).memo?.parked, parked, 'kk status reads it from the memo, with no worker');
+      await refused(handle.executeUpdate(fixHostUpdate, { args: [{ node: { ...registryNode, host } }] }), /image_registry\.type: this run installs harbor, not docker-registry/);
+      assert.equal(await handle.executeUpdate(fixHostUpdate, { args: [{ host: { ...host, password: 'new-password' } }] }), 'n1: installDocker went through');
+      return (await handle.result()) as RegistryNodeResult;
+    });
+    assert.equal(result.steps.docker, 'installed');
+    assert.deepEqual(calls.slice(0, 2), ['installDocker as old-password', 'installDocker as new-password']);
+  });
+
+  it('a host that is not parked refuses a fix', async () => {
+    await (await worker('plan-slow', stubs([], 2000))).runUntil(async () => {
+      const handle = await env.client.workflow.start(registryNodeWorkflow, { taskQueue: 'plan-slow', workflowId: 'plan-unparked', args: [{ ...registryNode, host: { ...host, password: 'ok' } }] });
+      await new Promise((r) => setTimeout(r, 500));
+      await refused(handle.executeUpdate(fixHostUpdate, { args: [{}] }), /n1 is not waiting for a fix/);
+      await handle.result();
+    });
+  });
+});
