@@ -7,7 +7,8 @@ import { applyMeshPlan, isKkOwned, meshPolicyName, meshPolicySpec, meshRegistryN
 import type { HarborExecution, HarborPolicy, HarborRegistry, HarborRequest, HarborResponse } from '../registry/harbor/types';
 
 /** The Harbor client against a stub transport fed with real Harbor v2.10.3's recorded answers; the mesh reconciler. */
-const RECORDINGS = path.join(__dirname, '..', '..', 'shared', 'reference', 'harbor-api');
+// Recorded from two real Harbor v2.10.3 instances (A replicating to B); a copy of the project's reference set.
+const RECORDINGS = path.join(__dirname, 'fixtures', 'harbor-api');
 
 interface Recording {
   request: { method: string; path: string; query: string; body: unknown };

@@ -12,7 +12,8 @@ import { eventually, pushImage, request, startStandins, type Reply, type Standin
  * status code, the headers kept (Content-Type, X-Total-Count, Link, Location; X-Request-Id present), and the body's
  * shape (field names and JSON types, not ids or times; error codes and messages with numbers masked).
  */
-const RECORDINGS = path.join(__dirname, '..', '..', 'shared', 'reference', 'harbor-api');
+// Recorded from two real Harbor v2.10.3 instances (A replicating to B); a copy of the project's reference set.
+const RECORDINGS = path.join(__dirname, 'fixtures', 'harbor-api');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-harbor-conf-'));
 const PASSWORD = 'Conform-Pass-1';
 const NEW_PASSWORD = 'Conform-Pass-2';
