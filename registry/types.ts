@@ -70,6 +70,8 @@ export interface RegistryNodeResult {
   steps: Record<string, string>;
   /** The interface whose subnet holds the VIP, and its prefix length. */
   vipInterface?: { name: string; prefix: number };
+  /** How the host was reached after a fix changed its connection data (for the run's later steps; not reported). */
+  reachedAs?: HostTarget;
 }
 
 export interface HaInput {

@@ -124,6 +124,7 @@ describe('registry node plan (stubbed activities)', () => {
       return (await handle.result()) as RegistryNodeResult;
     });
     assert.equal(result.steps.docker, 'installed');
+    assert.equal(result.reachedAs?.password, 'new-password', 'the run reaches the host the new way after the node');
     assert.deepEqual(calls.slice(0, 2), ['installDocker as old-password', 'installDocker as new-password']);
   });
 

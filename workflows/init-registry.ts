@@ -60,7 +60,11 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
       details: [{ failed: failedNodes, done: settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])) }],
     });
   }
-  const nodes = settled.map((r) => (r as PromiseFulfilledResult<RegistryNodeResult>).value);
+  const results = settled.map((r) => (r as PromiseFulfilledResult<RegistryNodeResult>).value);
+  // A host fixed while parked (a new password, key or address) is reached the new way by every later step too; the
+  // connection data stays out of the report, which the CLI prints.
+  input = { ...input, nodes: input.nodes.map((n, i) => (results[i]!.reachedAs ? { ...n, host: results[i]!.reachedAs! } : n)) };
+  const nodes = results.map(({ reachedAs: _, ...result }) => result);
 
   let ha: InitRegistryReport['ha'];
   if (input.ha) {
@@ -186,5 +190,5 @@ export async function registryNodeWorkflow(input: RegistryNodeInput): Promise<Re
     if (!found) throw ApplicationFailure.nonRetryable(`${input.host.name}: no interface's subnet holds ${input.vip}`, 'InvalidInput');
     vipInterface = { name: found.name, prefix: Number(found.cidr.split('/')[1]) };
   }
-  return { host: input.host.name, arch, steps, vipInterface };
+  return { host: input.host.name, arch, steps, vipInterface, ...(node.host !== input.host && { reachedAs: node.host }) };
 }
