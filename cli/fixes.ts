@@ -20,7 +20,7 @@ export interface ResumeOptions {
  * printed and makes the command exit 2.
  */
 export async function sendFixes(ctx: KkContext, runId: string, memo: RunMemo, options: ResumeOptions): Promise<{ count: number; inFlight: Set<string>; refused: () => boolean }> {
-  const { parked } = await parkedHosts(ctx.client, runId, memo.hosts);
+  const { parked } = await parkedHosts(ctx.client, runId, memo.hosts, new Set(), memo.precheckHosts);
   const inFlight = new Set<string>();
   let refused = false;
   if (!parked.length) return { count: 0, inFlight, refused: () => refused };
@@ -29,7 +29,7 @@ export async function sendFixes(ctx: KkContext, runId: string, memo: RunMemo, op
   for (const [host, fix] of fixes) {
     inFlight.add(host);
     ctx.client.workflow
-      .getHandle(`${runId}/node/${host}`)
+      .getHandle(parked.find((p) => p.host === host)!.workflowId)
       .executeUpdate(fixHostUpdate, { args: [fix] })
       .then(
         (outcome) => process.stderr.write(`${outcome}\n`),
@@ -43,16 +43,17 @@ export async function sendFixes(ctx: KkContext, runId: string, memo: RunMemo, op
   return { count: fixes.size, inFlight, refused: () => refused };
 }
 
-async function fixesFor(memo: RunMemo, parked: { host: string }[], options: ResumeOptions): Promise<Map<string, HostFix>> {
+async function fixesFor(memo: RunMemo, parked: { host: string; workflowId: string }[], options: ResumeOptions): Promise<Map<string, HostFix>> {
   const out = new Map<string, HostFix>();
   let nodes: Awaited<ReturnType<typeof import('../registry/input').initRegistryInput>>['nodes'] | undefined;
   if (options.config && memo.command === 'init registry') {
     const { initRegistryInput } = await lazy<typeof import('../registry/input')>(() => require('../registry/input'));
     nodes = (await initRegistryInput(options.config)).nodes;
   }
-  for (const { host } of parked) {
+  for (const { host, workflowId } of parked) {
+    const probing = workflowId.includes('/precheck/node/');
     if (options.abort) out.set(host, { abort: true });
-    else if (nodes) {
+    else if (nodes && !probing) {
       const node = nodes.find((n) => n.host.name === host);
       if (!node) throw new ConfigError([`${host}: parked in this run, but the configuration no longer lists it in image_registry`]);
       out.set(host, { node });

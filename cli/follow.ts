@@ -23,6 +23,8 @@ export interface RunMemo {
   localHosts?: string[];
   /** sha256 of the canonical JSON of the workflow's arguments: tells a re-run with other input from an attach. */
   inputHash?: string;
+  /** An install's precheck probes every inventory host first (`<run>/precheck/node/<host>`); they may park too. */
+  precheckHosts?: string[];
 }
 
 export interface RunSpec {
@@ -133,7 +135,7 @@ export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMe
     process.exit(130);
   };
   process.once('SIGINT', onInterrupt);
-  const watch = description.status.name === 'RUNNING' ? watchParked(ctx.client, handle.workflowId, memo.hosts, fixesInFlight) : undefined;
+  const watch = description.status.name === 'RUNNING' ? watchParked(ctx.client, handle.workflowId, memo.hosts, fixesInFlight, memo.precheckHosts) : undefined;
   try {
     // Ends when the run ends, or when it waits for people alone (parked hosts): then the command exits 3.
     const settled = Promise.race([result.then(() => undefined), watch?.parked ?? new Promise<never>(() => undefined)]);

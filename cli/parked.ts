@@ -1,21 +1,33 @@
 import type { Client } from '@temporalio/client';
 import type { ParkedHost } from '../workflows/messages';
 
-const nodeId = (runId: string, host: string) => `${runId}/node/${host}`;
+/** A parked host, with the workflow that waits for its fix. */
+export type ParkedAt = ParkedHost & { workflowId: string };
 
-/** Each host's child workflow as the server has it: parked (with why), still working, or ended. */
-export async function parkedHosts(client: Client, runId: string, hosts: string[], fixesInFlight: ReadonlySet<string> = new Set()): Promise<{ parked: ParkedHost[]; busy: number }> {
+/**
+ * Each host's workflow as the server has it: parked (with why), still working, or ended. `hosts` have node
+ * workflows (`<run>/node/<host>`); `precheckHosts` are probed first by an install's precheck
+ * (`<run>/precheck/node/<host>`). A host counts as busy while its current workflow runs unparked, or while work for
+ * it is still to come (not started yet, or precheck done and its node not started).
+ */
+export async function parkedHosts(client: Client, runId: string, hosts: string[], fixesInFlight: ReadonlySet<string> = new Set(), precheckHosts: string[] = []): Promise<{ parked: ParkedAt[]; busy: number }> {
   let busy = 0;
-  const parked: ParkedHost[] = [];
+  const parked: ParkedAt[] = [];
+  const describe = (id: string) => client.workflow.getHandle(id).describe().then((d) => ({ id, d }), () => undefined);
   await Promise.all(
-    hosts.map(async (host) => {
-      const d = await client.workflow.getHandle(nodeId(runId, host)).describe().catch(() => undefined);
-      // Not started yet (precheck still runs): work to come, so not waiting on people alone.
-      if (!d) return void busy++;
-      if (d.status.name !== 'RUNNING') return;
-      const p = d.memo?.parked as ParkedHost | undefined;
+    [...new Set([...hosts, ...precheckHosts])].map(async (host) => {
+      const node = hosts.includes(host) ? await describe(`${runId}/node/${host}`) : undefined;
+      const probe = !node && precheckHosts.includes(host) ? await describe(`${runId}/precheck/node/${host}`) : undefined;
+      const current = node ?? (probe?.d.status.name === 'RUNNING' ? probe : undefined);
+      if (!current) {
+        // Nothing under way for it: work to come, unless its only part (precheck's probe) is done.
+        if (hosts.includes(host) || !probe) busy++;
+        return;
+      }
+      if (current.d.status.name !== 'RUNNING') return;
+      const p = current.d.memo?.parked as ParkedHost | undefined;
       // A fix on its way (kk resume) is work under way, even before the host's workflow took it.
-      if (p && !fixesInFlight.has(host)) parked.push(p);
+      if (p && !fixesInFlight.has(host)) parked.push({ ...p, workflowId: current.id });
       else busy++;
     }),
   );
@@ -26,12 +38,12 @@ export async function parkedHosts(client: Client, runId: string, hosts: string[]
  * Resolves when the run waits for people only: some hosts parked, none working. The command then says what to fix
  * and exits 3; the run stays where it is (no activity runs, no worker slot is held) until `kk resume`.
  */
-export function watchParked(client: Client, runId: string, hosts: string[], fixesInFlight?: ReadonlySet<string>, everyMs = 2000): { parked: Promise<ParkedHost[]>; stop(): void } {
+export function watchParked(client: Client, runId: string, hosts: string[], fixesInFlight?: ReadonlySet<string>, precheckHosts: string[] = [], everyMs = 2000): { parked: Promise<ParkedAt[]>; stop(): void } {
   let stopped = false;
-  const parked = new Promise<ParkedHost[]>((resolve) => {
+  const parked = new Promise<ParkedAt[]>((resolve) => {
     const tick = async () => {
       if (stopped) return;
-      const state = await parkedHosts(client, runId, hosts, fixesInFlight).catch(() => ({ parked: [], busy: 1 }));
+      const state = await parkedHosts(client, runId, hosts, fixesInFlight, precheckHosts).catch(() => ({ parked: [], busy: 1 }));
       if (state.parked.length && state.busy === 0) resolve(state.parked);
       else setTimeout(() => void tick(), everyMs);
     };

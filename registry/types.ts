@@ -70,8 +70,8 @@ export interface RegistryNodeResult {
   steps: Record<string, string>;
   /** The interface whose subnet holds the VIP, and its prefix length. */
   vipInterface?: { name: string; prefix: number };
-  /** How the host was reached after a fix changed its connection data (for the run's later steps; not reported). */
-  reachedAs?: HostTarget;
+  /** The node input as a fix left it, when one was applied (for the run's later steps; never reported: it holds secrets). */
+  fixedInput?: RegistryNodeInput;
 }
 
 export interface HaInput {

@@ -120,11 +120,12 @@ describe('registry node plan (stubbed activities)', () => {
       assert.match(parked.fix, /check spec\.hosts\.n1\.connector user, password or private_key/);
       assert.deepEqual((await handle.describe()).memo?.parked, parked, 'kk status reads it from the memo, with no worker');
       await refused(handle.executeUpdate(fixHostUpdate, { args: [{ node: { ...registryNode, host } }] }), /image_registry\.type: this run installs harbor, not docker-registry/);
+      await refused(handle.executeUpdate(fixHostUpdate, { args: [{ node: { ...harborNode, versions: { ...harborNode.versions, docker: '25.0.0' } } }] }), /values other than the connection data/);
       assert.equal(await handle.executeUpdate(fixHostUpdate, { args: [{ host: { ...host, password: 'new-password' } }] }), 'n1: installDocker went through');
       return (await handle.result()) as RegistryNodeResult;
     });
     assert.equal(result.steps.docker, 'installed');
-    assert.equal(result.reachedAs?.password, 'new-password', 'the run reaches the host the new way after the node');
+    assert.equal(result.fixedInput?.host.password, 'new-password', 'the run reaches the host the new way after the node');
     assert.deepEqual(calls.slice(0, 2), ['installDocker as old-password', 'installDocker as new-password']);
   });
 

@@ -116,13 +116,18 @@ describe('kk precheck image_registry', () => {
     assert.match(f.fix!, /--set artifact\.artifact_url\.docker_registry\.amd64=/);
   });
 
-  it('a wrong password fails the ssh check of every host, saying so', async () => {
+  it('a wrong password parks every host (exit 3, the fix named); kk resume -i with the right inventory finishes it', async () => {
     const inventory = path.join(tmp, 'wrong-password.yaml');
     fs.writeFileSync(inventory, fs.readFileSync(labFile.inventoryPassword, 'utf8').replace(/password: .*/g, 'password: not-the-password'));
-    const { code, report } = await precheck([labFile.set['docker-registry']], inventory);
-    assert.equal(code, 1);
-    assert.deepEqual(failedPairs(report), ['node1:ssh', 'node2:ssh', 'node3:ssh']);
-    assert.match(find(report, 'node1', 'ssh')[0]!.message, /^SshAuthFailed: .*authentication failed/);
+    const r = await kk(['precheck', 'image_registry', '-i', inventory, '--workdir', labFile.workdir, '--output', 'json', '--set', labFile.set['docker-registry']]);
+    assert.equal(r.code, 3, r.stderr);
+    const parked = (JSON.parse(r.stdout) as { parked: { host: string; step: string; type: string; fix: string }[] }).parked;
+    assert.deepEqual(parked.map((p) => [p.host, p.step, p.type]), [['node1', 'probeHost', 'SshAuthFailed'], ['node2', 'probeHost', 'SshAuthFailed'], ['node3', 'probeHost', 'SshAuthFailed']]);
+    assert.match(parked[0]!.fix, /check spec\.hosts\.node1\.connector user, password or private_key/);
+    assert.doesNotMatch(r.stdout + r.stderr, /not-the-password/);
+    const resumed = await kk(['resume', '-i', labFile.inventoryPassword, '--workdir', labFile.workdir, '--output', 'json', '--set', labFile.set['docker-registry']]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal((JSON.parse(resumed.stdout) as PrecheckReport).ok, true);
   });
 
   it('a missing version variable fails the versions check', async () => {
@@ -153,19 +158,28 @@ describe('kk precheck image_registry', () => {
     assert.match(find(bad.report, 'node2', 'storage')[0]!.message, /refuses the configured keys \(403\)/);
   });
 
-  it('an unreachable node is reported after a few tries, and its peers cannot reach it', async () => {
+  it('an unreachable node parks after a few tries while its peers report they cannot reach it; resumed once it is back', async () => {
     assert.equal((await lab(['fault', 'node3', 'partition'])).code, 0);
+    let healed = false;
     try {
-      const { code, report } = await precheck([labFile.set['docker-registry']]);
-      assert.equal(code, 1);
-      assert.match(find(report, 'node3', 'ssh')[0]!.message, /^Ssh(Unreachable|Timeout): /);
-      assert.deepEqual(failedPairs(report), ['node1:connectivity', 'node2:connectivity', 'node3:ssh']);
-      // Registry hosts probe each other's registry ports (never SSH between hosts): node3's is out of reach.
+      const r = await kk(['precheck', 'image_registry', '-i', labFile.inventory, '--workdir', labFile.workdir, '--output', 'json', '--set', labFile.set['docker-registry']]);
+      assert.equal(r.code, 3, r.stderr);
+      const parked = (JSON.parse(r.stdout) as { parked: { host: string; type: string }[] }).parked;
+      assert.deepEqual(parked.map((p) => p.host), ['node3']);
+      assert.match(parked[0]!.type, /^Ssh(Unreachable|Timeout)$/);
+      await lab(['fault', 'node3', 'heal']);
+      healed = true;
+      const resumed = await kk(['resume', '--workdir', labFile.workdir, '--output', 'json']);
+      assert.equal(resumed.code, 1, resumed.stderr);
+      const report = JSON.parse(resumed.stdout) as PrecheckReport;
+      // Registry hosts probe each other's registry ports (never SSH between hosts): node3's was out of reach.
+      assert.deepEqual(failedPairs(report), ['node1:connectivity', 'node2:connectivity']);
       assert.match(find(report, 'node1', 'connectivity')[0]!.message, /cannot reach 172\.30\.99\.13:443/);
     } finally {
-      await lab(['fault', 'node3', 'heal']);
+      if (!healed) await lab(['fault', 'node3', 'heal']);
     }
   });
+
 
   it('invalid configuration exits 2 before any run starts', async () => {
     const r = await kk(['precheck', 'image_registry', '-i', labFile.inventory, '--workdir', labFile.workdir, '--set', 'image_registry.ha_vip=10.0.0.300']);

@@ -57,14 +57,14 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
       type: 'NodesFailed',
       message: failedNodes.map((f) => `${f.host}: ${f.type}: ${f.message}`).join('; '),
       nonRetryable: true,
-      details: [{ failed: failedNodes, done: settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])) }],
+      details: [{ failed: failedNodes, done: settled.flatMap((r) => (r.status === 'fulfilled' ? [withoutFixedInput(r.value)] : [])) }],
     });
   }
   const results = settled.map((r) => (r as PromiseFulfilledResult<RegistryNodeResult>).value);
-  // A host fixed while parked (a new password, key or address) is reached the new way by every later step too; the
-  // connection data stays out of the report, which the CLI prints.
-  input = { ...input, nodes: input.nodes.map((n, i) => (results[i]!.reachedAs ? { ...n, host: results[i]!.reachedAs! } : n)) };
-  const nodes = results.map(({ reachedAs: _, ...result }) => result);
+  // A node fixed while parked (a new password, key, address, artifact path or registry password) is used as fixed by
+  // every later step too; its input stays out of the report, which the CLI prints.
+  input = { ...input, nodes: input.nodes.map((n, i) => results[i]!.fixedInput ?? n) };
+  const nodes = results.map(withoutFixedInput);
 
   let ha: InitRegistryReport['ha'];
   if (input.ha) {
@@ -190,5 +190,10 @@ export async function registryNodeWorkflow(input: RegistryNodeInput): Promise<Re
     if (!found) throw ApplicationFailure.nonRetryable(`${input.host.name}: no interface's subnet holds ${input.vip}`, 'InvalidInput');
     vipInterface = { name: found.name, prefix: Number(found.cidr.split('/')[1]) };
   }
-  return { host: input.host.name, arch, steps, vipInterface, ...(node.host !== input.host && { reachedAs: node.host }) };
+  return { host: input.host.name, arch, steps, vipInterface, ...(node !== input && { fixedInput: node }) };
+}
+
+/** A node's result as reported: without the input a fix left (it holds connection secrets). */
+function withoutFixedInput({ fixedInput: _, ...result }: RegistryNodeResult): RegistryNodeResult {
+  return result;
 }

@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, isCancellation, setHandler, upsertMemo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, isCancellation, setHandler, upsertMemo } from '@temporalio/workflow';
 import { fixFor } from '../precheck/fixes';
 import { rootCause } from './failures';
 import { fixHostUpdate, parkedQuery, type HostFix, type ParkedHost } from './messages';
@@ -61,6 +61,8 @@ export class Parking {
         upsertMemo({ parked: null });
         if (fix.abort) {
           this.settle(`${this.host}: aborted at ${name}`);
+          // Let the update answer before the workflow fails, so `kk resume --abort` hears the outcome, not an error.
+          await condition(allHandlersFinished);
           throw ApplicationFailure.create({ type: 'Aborted', message: `${this.host}: aborted at ${name} (${cause.type}: ${cause.message})`, nonRetryable: true });
         }
         this.apply(fix);

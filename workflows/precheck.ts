@@ -6,6 +6,7 @@ import { artifactChecks, configChecks, hostChecks, report, unreachableChecks } f
 import type { CheckResult, HostProbe, PrecheckInput, PrecheckReport } from '../precheck/types';
 import { nodeWorkflowId } from './facts';
 import { rethrowCancellation, rootCause } from './failures';
+import { Parking } from './park';
 import { setPhase } from './interceptors';
 
 /** Precheck reports an unreachable host after a few tries rather than waiting for it. */
@@ -58,6 +59,20 @@ export async function precheckWorkflow(input: PrecheckInput): Promise<PrecheckRe
   return report(checks, wanted);
 }
 
+/**
+ * One host's probe. A host that cannot be probed at all (wrong password or key, changed host key, sudo refused,
+ * unreachable after a few tries) parks until `kk resume -i` brings corrected connection data; a check that runs and
+ * fails is a verdict, not a park.
+ */
 export async function hostProbeWorkflow(host: HostTarget, spec: ProbeSpec): Promise<HostProbe> {
-  return precheckStep.probeHost(host, spec);
+  let target = host;
+  const parking = new Parking(
+    host.name,
+    (fix) => (target = fix.host ?? fix.node?.host ?? target),
+    (fix) => {
+      const next = fix.host ?? fix.node?.host;
+      if (next && next.name !== host.name) throw new Error(`refused for ${host.name}: the fix is for ${next.name}`);
+    },
+  );
+  return parking.step('probeHost', () => precheckStep.probeHost(target, spec));
 }

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { parseDocument } from 'yaml';
 import { describeHost } from '../../config/hosts';
 import { HarborApi } from '../../registry/harbor/api';
 import { HARBOR_PROJECT, HARBOR_UNIT, harborLayout } from '../../registry/harbor/layout';
@@ -104,7 +105,9 @@ async function installerTemplate(installer: string): Promise<string> {
 async function applyAdminPassword(session: HostSession, input: HarborNodeInput, harborYml: string, signal: AbortSignal): Promise<string> {
   const wanted = await nodeApi(session, input, admin(input), signal).currentUser();
   if (wanted.ok) return 'skipped';
-  const current = /^harbor_admin_password:\s*(.+)$/m.exec((await asRoot(session, sh`cat ${harborYml} 2>/dev/null || true`, { timeoutMs: 30_000 })).stdout)?.[1]?.trim().replace(/^["']|["']$/g, '');
+  // Read as YAML: the renderer quotes and escapes a password with special characters.
+  const written = parseDocument((await asRoot(session, sh`cat ${harborYml} 2>/dev/null || true`, { timeoutMs: 30_000 })).stdout).get('harbor_admin_password');
+  const current = written === undefined || written === null ? undefined : String(written);
   const old = current && current !== input.harbor.adminPassword ? await nodeApi(session, input, { username: 'admin', password: current }, signal).currentUser() : undefined;
   if (!old?.ok) {
     throw hostFailure(

@@ -19,7 +19,7 @@ export async function deployKeepalived(
   const steps: Record<string, string> = {};
   const image = await ensureImage(session, imageTarball, `${dir}/keepalived-${settings.version}.tgz`, `osixia/keepalived:${settings.version}`, onProgress, signal);
   steps.image = image.loaded ? 'loaded' : 'skipped';
-  if (image.loaded) await markPending(session, SERVICE);
+  if (image.changed) await markPending(session, SERVICE);
   const changed = [
     await putFile(session, `${dir}/${KEEPALIVED_FILES.conf}`, keepalivedConf(settings), 0o600, SERVICE),
     await putFile(session, `${dir}/${KEEPALIVED_FILES.ca}`, caCert, 0o644, SERVICE),
@@ -36,6 +36,8 @@ export async function deployKeepalived(
     await clearPending(session, SERVICE);
     steps.service = active ? 'restarted' : 'started';
   } else steps.service = 'skipped';
+  // One version's files only: the group is read back from them (leavers), so an old version's config must not linger.
+  await mustRun(session, sh`find ${KEEPALIVED_DIR} -mindepth 1 -maxdepth 1 ! -name ${settings.version} -exec rm -rf {} +`, 'removing older keepalived versions');
   return steps;
 }
 

@@ -44,7 +44,7 @@ export async function deployRegistry(session: HostSession, input: DockerRegistry
   ].some(Boolean);
   const unitChanged = await putFile(session, `/etc/systemd/system/${REGISTRY_UNIT}`, composeUnit('docker registry (installed by kk)', 'docker-registry', layout.compose), 0o644, unit);
   steps.config = changed || unitChanged ? 'updated' : 'skipped';
-  if (image.loaded) await markPending(session, unit);
+  if (image.changed) await markPending(session, unit);
   const pending = await restartPending(session, unit);
   const active = (await asRoot(session, command('systemctl', 'is-active', REGISTRY_UNIT), { timeoutMs: 30_000 })).stdout.trim() === 'active';
   if (pending || !active) {

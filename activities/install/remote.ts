@@ -94,7 +94,11 @@ export async function waitAnswers(session: HostSession, url: string, caPath: str
   throw hostFailure('NotReady', `${describeHost(session.target)}: ${url} did not answer within ${timeoutMs / 1000}s; last answer: ${last || 'none'}${await extra()}`);
 }
 
-/** Uploads an image tarball (resumable, skipped when the host has it) and loads it unless Docker already has the image. */
+/**
+ * Uploads an image tarball (resumable, skipped when the host has it) and loads it unless Docker already has the image.
+ * `changed`: the image under that name is another one than before (a restart is owed); a tarball uploaded again with
+ * the same image inside changes nothing.
+ */
 export async function ensureImage(
   session: HostSession,
   localTarball: string,
@@ -102,10 +106,11 @@ export async function ensureImage(
   image: string,
   onProgress: (offset: number, total: number) => void,
   signal?: AbortSignal,
-): Promise<{ uploaded: boolean; loaded: boolean }> {
+): Promise<{ uploaded: boolean; loaded: boolean; changed: boolean }> {
   const upload = await session.upload(localTarball, remoteTarball, { onProgress, signal });
-  const present = (await asRoot(session, sh`docker image inspect ${image} >/dev/null 2>&1`, { timeoutMs: 60_000 })).code === 0;
-  if (present && upload.skipped) return { uploaded: false, loaded: false };
+  const imageId = async () => (await asRoot(session, sh`docker image inspect --format '{{.Id}}' ${image} 2>/dev/null`, { timeoutMs: 60_000 })).stdout.trim();
+  const before = await imageId();
+  if (before && upload.skipped) return { uploaded: false, loaded: false, changed: false };
   await mustRun(session, sh`docker load -i ${remoteTarball}`, `loading ${image}`, { timeoutMs: 600_000, signal });
-  return { uploaded: !upload.skipped, loaded: true };
+  return { uploaded: !upload.skipped, loaded: true, changed: (await imageId()) !== before };
 }

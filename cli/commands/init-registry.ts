@@ -14,7 +14,7 @@ export async function initRegistryCommand(ctx: KkContext, config: ResolvedConfig
       workflowType: 'initRegistryWorkflow',
       workflowId: runId('init-registry', config.inventoryName, config.hosts),
       args: [input],
-      memo: { command: 'init registry', inventory: config.inventoryName, hosts: input.nodes.map((n) => n.host.name), localHosts: localHostNames(config.hosts) },
+      memo: { command: 'init registry', inventory: config.inventoryName, hosts: input.nodes.map((n) => n.host.name), precheckHosts: config.hosts.map((h) => h.name), localHosts: localHostNames(config.hosts) },
       registryType: config.vars.image_registry.type,
       config,
     },
