@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { localTemporal } from './support/temporal';
+import { Worker } from '@temporalio/worker';
 import type { Activities } from '../activities';
 import type { HostTarget } from '../config/hosts';
 import type { DockerRegistryNodeInput, HarborNodeInput, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
 import { kkDataConverter } from '../runtime/data-converter';
-import { ensureTemporalCli } from '../runtime/temporal-cli';
 import { workflowBundle } from '../worker/bundle';
 import { registryNodeWorkflow } from '../workflows/init-registry';
 import { fixHostUpdate, parkedQuery, type ParkedHost } from '../workflows/messages';
@@ -21,11 +21,7 @@ let env: TestWorkflowEnvironment;
 const codecKey = Buffer.alloc(32, 9);
 
 before(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: await ensureTemporalCli() } },
-    client: { dataConverter: kkDataConverter(codecKey) },
-  });
+  env = await localTemporal(codecKey);
 });
 
 after(async () => {

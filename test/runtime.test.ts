@@ -6,12 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '@temporalio/client';
 import { decodeOptionalFailureToOptionalError, loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { localTemporal } from './support/temporal';
 import type { HostTarget } from '../config/hosts';
 import { AesGcmCodec } from '../runtime/codec';
 import { kkDataConverter } from '../runtime/data-converter';
-import { ensureTemporalCli } from '../runtime/temporal-cli';
 import { createKkWorker, runWorker } from '../worker/worker';
 import type { FactsReport } from '../workflows/facts';
 import { waitFor } from './support/kk';
@@ -23,11 +22,7 @@ const codecKey = Buffer.alloc(32, 9);
 const me: HostTarget = { name: 'me', local: true, address: '127.0.0.1', port: 22, user: 'root' };
 
 before(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: await ensureTemporalCli() } },
-    client: { dataConverter: kkDataConverter(codecKey) },
-  });
+  env = await localTemporal(codecKey);
 });
 
 after(async () => {

@@ -3,14 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { localTemporal } from './support/temporal';
+import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { KnownHosts } from '../activities/ssh/known-hosts';
 import { SessionPool } from '../activities/ssh/pool';
 import type { HostTarget } from '../config/hosts';
 import { kkDataConverter } from '../runtime/data-converter';
-import { ensureTemporalCli } from '../runtime/temporal-cli';
 import { workflowBundle } from '../worker/bundle';
 import type { FactsReport } from '../workflows/facts';
 import { ensureSudoUser, freePort, startSshd, SUDO_USER, type TestSshd } from './support/sshd';
@@ -22,13 +22,9 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-wf-'));
 const codecKey = Buffer.alloc(32, 7);
 
 before(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
   ensureSudoUser();
   sshd = await startSshd();
-  env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: await ensureTemporalCli() } },
-    client: { dataConverter: kkDataConverter(codecKey) },
-  });
+  env = await localTemporal(codecKey);
 });
 
 after(async () => {
