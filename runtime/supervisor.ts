@@ -5,7 +5,7 @@ import { Connection } from '@temporalio/client';
 import { devServerSearchAttributeFlags } from '../workflows/search-attributes';
 import { loadCodecKey } from './codec';
 import { startCodecServer, type CodecServer } from './codec-server';
-import { alive, answers, freePort, readServerState, serverDir, stateFile, type DevServerInfo, type StartedDevServer } from './dev-server';
+import { alive, answers, freePorts, readServerState, serverDir, stateFile, type DevServerInfo, type StartedDevServer } from './dev-server';
 import { activeLeases } from './leases';
 import { ensureTemporalCli } from './temporal-cli';
 
@@ -37,20 +37,22 @@ export async function superviseDevServer(workdir: string, options: SuperviseOpti
   const cli = await ensureTemporalCli();
   const dir = serverDir(workdir);
   fs.mkdirSync(dir, { recursive: true });
-  const port = options.port ?? (await freePort());
-  const uiPort = options.uiPort ?? (await freePort());
+  // Every port this server and its codec endpoint will bind, chosen at once so no two are the same.
+  const [freeFrontend, freeUi, httpPort, metricsPort, codecPort] = await freePorts(5);
+  const port = options.port ?? freeFrontend!;
+  const uiPort = options.uiPort ?? freeUi!;
   const dbFile = path.join(dir, 'temporal.db');
   const logFile = path.join(dir, 'server.log');
   // The codec endpoint's port must be known before the UI starts: the UI is configured with it at start.
   let codec: CodecServer | undefined;
-  if (options.ui) codec = await startCodecServer({ key: loadCodecKey(workdir), uiOrigins: [`http://127.0.0.1:${uiPort}`] });
+  if (options.ui) codec = await startCodecServer({ key: loadCodecKey(workdir), port: codecPort, uiOrigins: [`http://127.0.0.1:${uiPort}`] });
   const args = [
     'server', 'start-dev',
     '--db-filename', dbFile,
     '--ip', '127.0.0.1',
     '--port', String(port),
-    '--http-port', String(await freePort()),
-    '--metrics-port', String(await freePort()),
+    '--http-port', String(httpPort),
+    '--metrics-port', String(metricsPort),
     '--log-level', 'warn',
     '--dynamic-config-value', 'frontend.activityAPIsEnabled=true',
     ...devServerSearchAttributeFlags(),

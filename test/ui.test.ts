@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { answers, freePort, type DevServerInfo } from '../runtime/dev-server';
+import { answers, freePorts, type DevServerInfo } from '../runtime/dev-server';
 import { MASK } from '../runtime/mask-secrets';
 import { ensureTemporalCli } from '../runtime/temporal-cli';
 import { kk, spawnKk, waitFor, workdirClient, type KkResult } from './support/kk';
@@ -190,11 +190,10 @@ describe('the Temporal UI', () => {
     client = undefined;
     assert.equal((await kk(['server', 'stop', '--workdir', workdir])).code, 0);
     // The same database served by a dev server whose UI has no codec endpoint.
-    const port = await freePort();
-    const uiPort = await freePort();
+    const [port, uiPort, httpPort, metricsPort] = await freePorts(4);
     plainServer = spawn(
       await ensureTemporalCli(),
-      ['server', 'start-dev', '--db-filename', info.dbFile, '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'error'],
+      ['server', 'start-dev', '--db-filename', info.dbFile, '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--http-port', String(httpPort), '--metrics-port', String(metricsPort), '--log-level', 'error'],
       { stdio: 'ignore' },
     );
     await waitFor('the plain server', () => answers(`127.0.0.1:${port}`, 2000), 90_000);

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { distributionBinary } from '../../lab/artifacts/distribution';
 import { goBinary, goBuildEnv } from '../../lab/go';
 import { ensureRegistryPki } from '../../pki';
-import { freePort } from '../../runtime/dev-server';
+import { freePorts } from '../../runtime/dev-server';
 import { waitForPort } from './sshd';
 
 /**
@@ -54,13 +54,14 @@ export async function startStandins(dir: string, names: string[], options: { pas
   await promisify(execFile)(goBinary(), ['build', '-o', standin, '.'], { cwd: path.join(__dirname, '..', '..', 'lab', 'harbor-standin'), env: goBuildEnv() });
   const registryBin = await distributionBinary();
   const sites: StandinSite[] = [];
-  for (const name of names) {
-    const regPort = await freePort();
+  // Every site's three ports at once: a registry still starting has not bound its port yet.
+  const ports = await freePorts(3 * names.length);
+  for (const [i, name] of names.entries()) {
+    const [regPort, httpPort, httpsPort] = ports.slice(3 * i, 3 * i + 3) as [number, number, number];
     const root = path.join(dir, name);
     fs.mkdirSync(path.join(root, 'data'), { recursive: true });
     fs.writeFileSync(path.join(root, 'registry.yml'), `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${root}/blobs\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${regPort}\n`);
     let registry = start(registryBin, ['serve', path.join(root, 'registry.yml')]);
-    const [httpPort, httpsPort] = [await freePort(), await freePort()];
     const config = { hostname: '127.0.0.1', admin_password: options.password, registry_url: `http://127.0.0.1:${regPort}`, https: true, external_port: httpsPort, execution_status_refresh_seconds: options.statusRefreshSeconds ?? 1 };
     fs.writeFileSync(path.join(root, 'config.json'), JSON.stringify(config));
     const serveArgs = ['serve', '--config', path.join(root, 'config.json'), '--data', path.join(root, 'data'), '--http', `127.0.0.1:${httpPort}`, '--https', `127.0.0.1:${httpsPort}`, '--cert', path.join(dir, 'server.crt'), '--key', path.join(dir, 'server.key'), '--cust-cert-dir', path.join(dir, 'cacerts')];
