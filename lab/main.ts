@@ -4,7 +4,7 @@ import { docker, dockerEnv, ensureDockerEngine, stopDockerEngineIfOurs } from '.
 import { readLabFile, writeLabFile } from './lab-file';
 import { ensureNodeImage } from './node-image';
 import { ensureLabKey, ensureNetwork, ensureNode, existingNodes, passwordUserSecret, removeNode, waitNodeReady, type LabNode } from './nodes';
-import { containerName, LAB_JSON, NETWORK, nodeAddress } from './paths';
+import { containerName, LAB_JSON, LAB_LABEL, NETWORK, nodeAddress } from './paths';
 import { log, runInherit } from './process';
 import { ensureS3 } from './s3';
 
@@ -67,10 +67,12 @@ async function fault(node: string, kind: string): Promise<void> {
 
 async function down(): Promise<void> {
   await ensureDockerEngine().catch(() => undefined);
-  const containers = (await docker(['ps', '-aq', '--filter', 'label=kk-lab=1']).catch(() => '')).split('\n').filter(Boolean);
+  const list = async (label: string) => (await docker(['ps', '-aq', '--filter', `label=${label}`]).catch(() => '')).split('\n').filter(Boolean);
+  const containers = await list(LAB_LABEL);
   if (containers.length) await docker(['rm', '-f', ...containers]);
   await docker(['network', 'rm', NETWORK]).catch(() => undefined);
-  await stopDockerEngineIfOurs();
+  // The engine is shared by every lab on the machine: it stops with the last one.
+  if ((await list('kk-lab')).length === 0) await stopDockerEngineIfOurs();
   fs.rmSync(LAB_JSON, { force: true });
   log('down');
 }

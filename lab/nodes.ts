@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { docker, dockerOk } from './docker-engine';
-import { containerName, GATEWAY, LAB_KEY, LAB_WORKDIR, NETWORK, nodeAddress, nodeName, PASSWORD_USER, STATE_DIR, SUBNET } from './paths';
+import { containerName, GATEWAY, LAB_LABEL, LAB_NAME, LAB_KEY, LAB_WORKDIR, NETWORK, nodeAddress, nodeName, PASSWORD_USER, STATE_DIR, SUBNET } from './paths';
 import { NOPASSWD_USER } from './node-image';
 import { log, run, sleep, succeeds } from './process';
 
@@ -25,7 +25,7 @@ const BOOT_FLAGS = [
 
 export async function ensureNetwork(): Promise<void> {
   if (await dockerOk(['network', 'inspect', NETWORK])) return;
-  await docker(['network', 'create', '--driver', 'bridge', '--subnet', SUBNET, '--gateway', GATEWAY, '--label', 'kk-lab=1', NETWORK]);
+  await docker(['network', 'create', '--driver', 'bridge', '--subnet', SUBNET, '--gateway', GATEWAY, '--label', LAB_LABEL, NETWORK]);
 }
 
 export function ensureLabKey(): { privateKeyFile: string; publicKey: string } {
@@ -73,7 +73,7 @@ export async function ensureNode(index: number, image: string): Promise<LabNode>
     await docker(['rm', '-f', container]);
   }
   if (!state || state.image !== image) {
-    await docker(['run', '-d', '--name', container, '--hostname', name, '--network', NETWORK, '--ip', address, '--label', 'kk-lab=1', ...BOOT_FLAGS, image, '/sbin/init']);
+    await docker(['run', '-d', '--name', container, '--hostname', name, '--network', NETWORK, '--ip', address, '--label', LAB_LABEL, ...BOOT_FLAGS, image, '/sbin/init']);
   } else if (!state.running) {
     await docker(['start', container]);
   }
@@ -129,8 +129,8 @@ export function sshOk(address: string): Promise<boolean> {
 
 /** Lab containers that exist now, by node name. */
 export async function existingNodes(): Promise<string[]> {
-  const out = await docker(['ps', '-a', '--filter', 'label=kk-lab=1', '--format', '{{.Names}}']).catch(() => '');
-  return out.split('\n').map((n) => n.trim()).filter((n) => /^kk-lab-node\d+$/.test(n)).map((n) => n.replace(/^kk-lab-/, ''));
+  const out = await docker(['ps', '-a', '--filter', `label=${LAB_LABEL}`, '--format', '{{.Names}}']).catch(() => '');
+  return out.split('\n').map((n) => n.trim()).filter((n) => n.startsWith(`${LAB_NAME}-`) && /^node\d+$/.test(n.slice(LAB_NAME.length + 1))).map((n) => n.slice(LAB_NAME.length + 1));
 }
 
 export async function removeNode(name: string): Promise<void> {

@@ -5,12 +5,12 @@ import { ARTIFACT_CACHE, contentKey, debianPackage } from './artifacts/common';
 import { docker, dockerOk } from './docker-engine';
 import { goBinary, goBuildEnv } from './go';
 import type { LabFile } from './lab-file';
-import { CACHE_DIR, NETWORK, S3_ADDRESS } from './paths';
+import { CACHE_DIR, LAB_LABEL, LAB_NAME, NETWORK, S3_ADDRESS } from './paths';
 import { log, run, sleep } from './process';
 
 /** The lab's S3-compatible store for shared-storage HA: versitygw (Apache-2.0) built from its Go module. */
 const VERSITYGW = 'github.com/versity/versitygw/cmd/versitygw@v1.8.0';
-const CONTAINER = 'kk-lab-s3';
+const CONTAINER = `${LAB_NAME}-s3`;
 const PORT = 9000;
 export const S3_BUCKET = 'registry';
 
@@ -61,7 +61,7 @@ export async function ensureS3(): Promise<NonNullable<LabFile['s3']>> {
   if (!running.startsWith(`true ${image} `) || !sameKeys) {
     await docker(['rm', '-f', CONTAINER]).catch(() => undefined);
     await docker([
-      'run', '-d', '--name', CONTAINER, '--label', 'kk-lab=1', '--network', NETWORK, '--ip', S3_ADDRESS,
+      'run', '-d', '--name', CONTAINER, '--label', LAB_LABEL, '--network', NETWORK, '--ip', S3_ADDRESS,
       '-e', `ROOT_ACCESS_KEY=${accesskey}`, '-e', `ROOT_SECRET_KEY=${secretkey}`,
       image, 'sh', '-c', `mkdir -p /data/${S3_BUCKET} && exec versitygw --port :${PORT} posix /data`,
     ]);
