@@ -50,6 +50,7 @@ function inventory(cmd: Command): Command {
 
 export const EXIT_HELP_SHOWN = 0;
 
+
 export function buildProgram(h: Handlers, result: { code: number }): Command {
   const program = new Command('kk');
   const done = (code: number) => {
@@ -57,6 +58,8 @@ export function buildProgram(h: Handlers, result: { code: number }): Command {
   };
   program
     .description('installs Harbor or the docker registry over SSH, as durable Temporal workflows (KubeKey-compatible)')
+    // The workflow build too: a run is carried on only by the build that started it (runtime/build-id.ts).
+    .version((require('../runtime/build-id') as typeof import('../runtime/build-id')).versionLine(), '-V, --version', "print kk's version and its workflow build")
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({

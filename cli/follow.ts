@@ -6,7 +6,8 @@ import type { ResolvedConfig } from '../config/load';
 import { lazy } from '../runtime/lazy';
 import type { HostTarget } from '../config/hosts';
 import type { PrecheckReport } from '../precheck/types';
-import { TASK_QUEUE } from '../runtime/data-converter';
+import { workflowBuildId } from '../runtime/build-id';
+import { clusterTaskQueue, TASK_QUEUE } from '../runtime/data-converter';
 import { KK_HOSTS, KK_PHASE, KK_REGISTRY_TYPE, KK_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import type { KkContext } from './context';
 import { uiLink } from './context';
@@ -25,6 +26,8 @@ export interface RunMemo {
   inputHash?: string;
   /** An install's precheck probes every inventory host first (`<run>/precheck/node/<host>`); they may park too. */
   precheckHosts?: string[];
+  /** The workflow code that started the run (runtime/build-id.ts): only that build may carry it on. */
+  build?: string;
 }
 
 export interface RunSpec {
@@ -81,12 +84,23 @@ export function inputHash(args: unknown[]): string {
  * the shared queue the `kk worker` processes poll.
  */
 export function runTaskQueue(ctx: Pick<KkContext, 'endpoint'>, workflowId: string): string {
-  return ctx.endpoint.embedded ? `${TASK_QUEUE}/${workflowId}` : TASK_QUEUE;
+  return ctx.endpoint.embedded ? `${TASK_QUEUE}/${workflowId}` : clusterTaskQueue();
+}
+
+/**
+ * Why this kk must not carry the run on: it was started by other workflow code (or by a kk that did not record its
+ * build), whose history this build's code would not replay.
+ */
+export function otherBuild(workflowId: string, memo: RunMemo | undefined): string | undefined {
+  const ours = workflowBuildId();
+  if (memo?.build === ours) return undefined;
+  const theirs = memo?.build ? `kk build ${memo.build}` : 'a kk build that did not record itself';
+  return `run ${workflowId} was started by ${theirs}; this kk is build ${ours} (kk --version), whose workflow code differs and would not replay the run's history. Finish the run with the kk that started it, or end it where it stands: kk cancel ${workflowId}`;
 }
 
 /** Starts the run, or attaches to it when the same run is already under way with the same input, then follows it. */
 export async function startAndFollow(ctx: KkContext, spec: RunSpec, output: 'text' | 'json'): Promise<number> {
-  const memo: RunMemo = { ...spec.memo, inputHash: inputHash(spec.args) };
+  const memo: RunMemo = { ...spec.memo, inputHash: inputHash(spec.args), build: workflowBuildId() };
   const handle = await ctx.client.workflow.start(spec.workflowType, {
     taskQueue: runTaskQueue(ctx, spec.workflowId),
     workflowId: spec.workflowId,
@@ -99,6 +113,8 @@ export async function startAndFollow(ctx: KkContext, spec: RunSpec, output: 'tex
   // With USE_EXISTING, start returns the running run when there is one: its memo tells whether it is this input.
   const description = await handle.describe();
   const running = description.memo?.kk as RunMemo | undefined;
+  const foreign = description.status.name === 'RUNNING' ? otherBuild(spec.workflowId, running) : undefined;
+  if (foreign) throw new ConfigError([foreign]);
   if (running && spec.config) {
     // The same command again on a parked run: its configuration is the fix, as with kk resume -i/-c/--set.
     const { sendFixes } = await lazy<typeof import('./fixes')>(() => require('./fixes'));
@@ -118,16 +134,13 @@ export async function startAndFollow(ctx: KkContext, spec: RunSpec, output: 'tex
   return follow(ctx, handle, running, output, description);
 }
 
-export async function readMemo(handle: WorkflowHandle): Promise<RunMemo | undefined> {
-  const d = await handle.describe();
-  return (d.memo?.kk as RunMemo | undefined) ?? undefined;
-}
-
 /** Follows a run (running an in-process worker in the embedded default) and prints its summary; returns the exit code. */
 export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMemo, output: 'text' | 'json', described?: WorkflowExecutionDescription, fixesInFlight?: ReadonlySet<string>): Promise<number> {
   const link = uiLink(ctx.endpoint, handle.workflowId);
   process.stderr.write(`run ${handle.workflowId}${link ? `  (${link})` : ''}\n`);
   const description = described ?? (await handle.describe());
+  const foreign = description.status.name === 'RUNNING' ? otherBuild(handle.workflowId, memo) : undefined;
+  if (foreign) throw new ConfigError([foreign]);
   const result = handle.result();
   const progress = description.status.name === 'RUNNING' ? startProgressDisplay(ctx.client, handle.workflowId, memo.hosts, output) : undefined;
   const onInterrupt = () => {

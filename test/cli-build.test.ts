@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { copiedPaths } from './support/dockerfile';
+import { workflowBuildId } from '../runtime/build-id';
 
 /**
  * The compiled CLI: `npm run build` (the Dockerfile's build step, from exactly the files the Dockerfile copies) makes
@@ -108,11 +109,14 @@ describe('compiled CLI (dist/)', () => {
         const manifest = fs.readdirSync(cacheDir).find((f) => f.endsWith('.json'));
         const inputs = JSON.parse(fs.readFileSync(path.join(cacheDir, manifest), 'utf8')).inputs.map((i) => i[0]);
         const again = await loadOrBuildBundle({ cacheDir });
-        console.log(JSON.stringify({ inputs, fromCache: again.fromCache, failureConverterPath: kkDataConverter(Buffer.alloc(32)).failureConverterPath, TOOLS_DIR }));
+        const build = require('./dist/runtime/build-id').workflowBuildId();
+        console.log(JSON.stringify({ inputs, fromCache: again.fromCache, failureConverterPath: kkDataConverter(Buffer.alloc(32)).failureConverterPath, TOOLS_DIR, build }));
       }, (e) => { console.error(e.stack); process.exit(1); });`;
     const r = spawnSync(process.execPath, ['-e', script], { cwd: image, env, encoding: 'utf8', timeout: 300_000 });
     assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { inputs: string[]; fromCache: boolean; failureConverterPath: string; TOOLS_DIR: string };
+    const out = JSON.parse(r.stdout) as { inputs: string[]; fromCache: boolean; failureConverterPath: string; TOOLS_DIR: string; build: string };
+    // The compiled kk and the sources name the same workflow build: a run one started, the other may carry on.
+    assert.equal(out.build, workflowBuildId());
     const own = out.inputs.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`) && f.startsWith(image));
     // webpack read the compiled workflows (and the cache is keyed on them), not the TypeScript sources.
     assert.ok(own.includes(inImage('dist', 'workflows', 'index.js')), own.join('\n'));

@@ -159,6 +159,8 @@ async function cursorsNow(): Promise<Record<string, string>> {
 
 async function freshHosts(): Promise<void> {
   await resetNodes(labFile);
+  // Reinstalled hosts have new host keys: their old pins go, as kk's fix for a changed key says.
+  fs.rmSync(path.join(workdir, 'known_hosts'), { force: true });
   await enableHostAudit(labFile, NODES);
 }
 

@@ -4,7 +4,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import type { RunMemo } from '../cli/follow';
 import { hostProgress } from '../cli/progress';
+import { workflowBuildId } from '../runtime/build-id';
 import { freePort, startSshd, type TestSshd } from './support/sshd';
 import { kk, spawnKk, waitFor, workdirClient } from './support/kk';
 
@@ -137,5 +140,27 @@ describe('runs in one work dir', () => {
     assert.match(host.failure ?? '', /gone .*cannot connect \(ECONNREFUSED\)/);
     const text = await kk(['status', runC, '--workdir', workdir]);
     assert.doesNotMatch(text.stdout, /Encoded failure/);
+  });
+
+  it('a run started by another kk build is not carried on by this one: resume names that build (exit 2), no task of it runs here, and kk cancel ends it where it stands', async () => {
+    // The facts run of inv-b, started again as an older kk would have: same input, its own build in the memo.
+    const runB = await runOf('factsWorkflow', 'inv-b');
+    const started = (await client.workflow.getHandle(runB).fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!;
+    const args = await decodeArrayFromPayloads(client.options.loadedDataConverter, started.input!.payloads!);
+    const memo = (await client.workflow.getHandle(runB).describe()).memo!.kk as RunMemo;
+    const older = 'kk-facts-inv-older';
+    await client.workflow.start('factsWorkflow', { workflowId: older, taskQueue: `kk-registry/${older}`, args, memo: { kk: { ...memo, build: 'b0b0b0b0b0b0' } } });
+    const r = await kk(['resume', older, '--workdir', workdir]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`run ${older} was started by kk build b0b0b0b0b0b0; this kk is build ${workflowBuildId()}`));
+    assert.match(r.stderr, new RegExp(`kk cancel ${older}`));
+    const events = (await client.workflow.getHandle(older).fetchHistory()).events!;
+    assert.ok(!events.some((e) => e.workflowTaskStartedEventAttributes || e.workflowTaskFailedEventAttributes), 'no worker of this build took a task of the run');
+    const cancelled = await kk(['cancel', older, '--workdir', workdir]);
+    assert.equal(cancelled.code, 0, cancelled.stderr);
+    assert.match(cancelled.stderr, /terminated: it was started by another kk build/);
+    assert.equal((await client.workflow.getHandle(older).describe()).status.name, 'TERMINATED');
+    // The runs this build started carry its id.
+    assert.equal(memo.build, workflowBuildId());
   });
 });

@@ -3,7 +3,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { KnownHosts } from '../activities/ssh/known-hosts';
 import type { SessionPool } from '../activities/ssh/pool';
-import { kkDataConverter, TASK_QUEUE } from '../runtime/data-converter';
+import { clusterTaskQueue, kkDataConverter } from '../runtime/data-converter';
 import { workflowBundle } from './bundle';
 import { defaultIdentity, LocalHostGate } from './local-hosts';
 
@@ -27,7 +27,7 @@ export async function createKkWorker(options: KkWorkerOptions): Promise<{ worker
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    taskQueue: options.taskQueue ?? clusterTaskQueue(),
     workflowBundle: await workflowBundle({ cacheDir: path.join(options.workdir, 'cache') }),
     activities: createActivities({ pool }),
     dataConverter: kkDataConverter(options.codecKey),

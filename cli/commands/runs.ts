@@ -211,12 +211,15 @@ export async function statusCommand(ctx: KkContext, named: string | undefined, o
 export async function resumeCommand(ctx: KkContext, named: string | undefined, output: 'text' | 'json', options: ResumeOptions = {}): Promise<number> {
   const id = await pickRun(ctx, named, true);
   const handle = ctx.client.workflow.getHandle(id);
-  const { follow, readMemo } = await lazy<typeof import('../follow')>(() => require('../follow'));
+  const { follow, otherBuild } = await lazy<typeof import('../follow')>(() => require('../follow'));
   const { sendFixes } = await lazy<typeof import('../fixes')>(() => require('../fixes'));
-  const memo = (await readMemo(handle).catch(notFound(id))) ?? { command: '', inventory: '', hosts: [] };
+  const described = await handle.describe().catch(notFound(id));
+  const memo = (described.memo?.kk as RunMemo | undefined) ?? { command: '', inventory: '', hosts: [] };
+  const foreign = described.status.name === 'RUNNING' ? otherBuild(id, described.memo?.kk as RunMemo | undefined) : undefined;
+  if (foreign) throw new ConfigError([foreign]);
   const sent = await sendFixes(ctx, id, memo, options);
   if (options.abort && !sent.count) throw new ConfigError([`run ${id} has no parked host to abort; \`kk cancel ${id}\` stops a run under way`]);
-  const code = await follow(ctx, handle, memo, output, undefined, sent.inFlight);
+  const code = await follow(ctx, handle, memo, output, sent.count ? undefined : described, sent.inFlight);
   return sent.refused() ? 2 : code;
 }
 
@@ -234,7 +237,13 @@ export async function cancelCommand(ctx: KkContext, named: string | undefined): 
     return 0;
   }
   const memo = (d.memo?.kk as RunMemo | undefined) ?? { command: '', inventory: '', hosts: [] };
-  const { failureChain } = await lazy<typeof import('../follow')>(() => require('../follow'));
+  const { failureChain, otherBuild } = await lazy<typeof import('../follow')>(() => require('../follow'));
+  if (otherBuild(id, d.memo?.kk as RunMemo | undefined)) {
+    // No worker of this build may run the other build's cancellation handlers: the run ends where it stands.
+    await handle.terminate(`kk cancel: started by another kk build (${memo.build ?? 'unrecorded'}) than this one`);
+    process.stderr.write(`run ${id} terminated: it was started by another kk build, which this one cannot replay; its hosts keep what its finished steps did\n`);
+    return 0;
+  }
   await handle.cancel();
   const closed = handle.result().then(
     () => 'completed before the cancellation took effect',

@@ -9,7 +9,7 @@ import { lazy } from '../../runtime/lazy';
 export async function workerCommand(workdir: string, options: { localHosts?: string | true } = {}): Promise<number> {
   if (options.localHosts === true) throw new ConfigError(['--local-host: needs a host name (the inventory name of this machine)']);
   // The Temporal SDK, webpack and ssh2 are loaded here, when a worker starts: the other commands start without them.
-  const [{ loadCodecKey }, { TASK_QUEUE }, { connectWorker, resolveEndpoint }, { parseLocalHosts }, { createKkWorker, runWorker }, { installLogging }] = await Promise.all([
+  const [{ loadCodecKey }, { clusterTaskQueue }, { connectWorker, resolveEndpoint }, { parseLocalHosts }, { createKkWorker, runWorker }, { installLogging }] = await Promise.all([
     lazy<typeof import('../../runtime/codec')>(() => require('../../runtime/codec')),
     lazy<typeof import('../../runtime/data-converter')>(() => require('../../runtime/data-converter')),
     lazy<typeof import('../../runtime/temporal')>(() => require('../../runtime/temporal')),
@@ -23,7 +23,7 @@ export async function workerCommand(workdir: string, options: { localHosts?: str
   const connection = await connectWorker(endpoint);
   const w = await createKkWorker({ connection, namespace: endpoint.namespace, workdir, codecKey: loadCodecKey(workdir), localHosts });
   const local = localHosts.size ? `; local hosts: ${[...localHosts].join(', ')}` : '; no local hosts (--local-host NAME to serve one)';
-  process.stderr.write(`kk worker ${w.identity} polling ${TASK_QUEUE} on ${endpoint.address} (namespace ${endpoint.namespace})${local}; Ctrl-C stops it\n`);
+  process.stderr.write(`kk worker ${w.identity} polling ${clusterTaskQueue()} (this build's queue) on ${endpoint.address} (namespace ${endpoint.namespace})${local}; Ctrl-C stops it\n`);
   const stop = () => w.worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
