@@ -1,5 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { ParkedHost } from '../workflows/messages';
+import { nodeWorkflowIdOf, precheckNodeWorkflowIdOf } from '../workflows/steps';
+import { runChildren } from './run-children';
 
 /** A parked host, with the workflow that waits for its fix. */
 export type ParkedAt = ParkedHost & { workflowId: string };
@@ -13,11 +15,12 @@ export type ParkedAt = ParkedHost & { workflowId: string };
 export async function parkedHosts(client: Client, runId: string, hosts: string[], fixesInFlight: ReadonlySet<string> = new Set(), precheckHosts: string[] = []): Promise<{ parked: ParkedAt[]; busy: number }> {
   let busy = 0;
   const parked: ParkedAt[] = [];
-  const describe = (id: string) => client.workflow.getHandle(id).describe().then((d) => ({ id, d }), () => undefined);
+  const ofThisRun = await runChildren(client, runId);
+  const describe = (id: string) => ofThisRun(id).then((d) => (d ? { id, d } : undefined), () => undefined);
   await Promise.all(
     [...new Set([...hosts, ...precheckHosts])].map(async (host) => {
-      const node = hosts.includes(host) ? await describe(`${runId}/node/${host}`) : undefined;
-      const probe = !node && precheckHosts.includes(host) ? await describe(`${runId}/precheck/node/${host}`) : undefined;
+      const node = hosts.includes(host) ? await describe(nodeWorkflowIdOf(runId, host)) : undefined;
+      const probe = !node && precheckHosts.includes(host) ? await describe(precheckNodeWorkflowIdOf(runId, host)) : undefined;
       const current = node ?? (probe?.d.status.name === 'RUNNING' ? probe : undefined);
       if (!current) {
         // Nothing under way for it: work to come, unless its only part (precheck's probe) is done.

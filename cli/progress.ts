@@ -1,7 +1,8 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { decodeArrayFromPayloads, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
-import { nodeWorkflowIdOf, stepLabel } from '../workflows/steps';
+import { nodeWorkflowIdOf, precheckNodeWorkflowIdOf, stepLabel } from '../workflows/steps';
+import { runChildren } from './run-children';
 import { duration, hostDetail, type HostProgress } from './format';
 
 export type { HostProgress };
@@ -51,11 +52,19 @@ export async function closedFailure(client: Client, workflowId: string): Promise
  * no worker running: for `kk status` of a parked run as much as for live progress.
  */
 export async function hostProgress(client: Client, runId: string, hosts: readonly string[]): Promise<HostProgress[]> {
+  const ofThisRun = await runChildren(client, runId);
   return Promise.all(
     hosts.map(async (host): Promise<HostProgress> => {
       try {
-        const id = nodeWorkflowIdOf(runId, host);
-        const d = await client.workflow.getHandle(id).describe();
+        let id = nodeWorkflowIdOf(runId, host);
+        let d = await ofThisRun(id);
+        if (!d) {
+          // Before its node work, a host of an install is probed by precheck (which may park it too).
+          id = precheckNodeWorkflowIdOf(runId, host);
+          d = await ofThisRun(id);
+          if (d?.status.name !== 'RUNNING') d = undefined;
+        }
+        if (!d) return { host, status: 'pending' };
         const pending = d.raw.pendingActivities?.[0];
         const end = d.closeTime?.getTime() ?? Date.now();
         const beat = pending?.heartbeatDetails?.payloads?.length

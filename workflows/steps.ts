@@ -9,6 +9,11 @@ export function nodeWorkflowIdOf(runId: string, host: string): string {
   return `${runId}/node/${host}`;
 }
 
+/** An install's precheck probes each host in `<run>/precheck/node/<host>`. */
+export function precheckNodeWorkflowIdOf(runId: string, host: string): string {
+  return nodeWorkflowIdOf(`${runId}/precheck`, host);
+}
+
 /** The host a `<run>/node/<host>` id names, if it is one. */
 export function hostOfNodeWorkflowId(workflowId: string): string | undefined {
   const i = workflowId.lastIndexOf('/node/');

@@ -202,7 +202,6 @@ export async function statusCommand(ctx: KkContext, named: string | undefined, o
   return last?.status === 'completed' ? 0 : 1;
 }
 
-/** `kk resume [RUN]`: re-attaches a worker (embedded default) and follows the run to its end; done steps are not redone. */
 /**
  * `kk resume [RUN]`: re-attaches a worker (embedded default) and follows the run to its end; done steps are not
  * redone. Parked hosts get a fix through the `fixHost` update: the same step again (the cause was fixed on the host),
