@@ -2,14 +2,18 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { isChildWorkflowId } from '../cli/run-id';
 import type { LabFile } from '../lab/lab-file';
+import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION } from '../lab/temporal/build';
 import { killTemporalServer, startTemporalServer, type LabTemporal } from '../lab/temporal/cluster';
 import type { InitRegistryReport } from '../registry/types';
 import { kk, spawnKk, waitFor, type KkResult } from './support/kk';
-import { labInventory, resetNodes } from './support/lab';
+import { labInventory, labVersion, resetNodes } from './support/lab';
 import { activityWorkers, clusterClient, clusterEnv, labWithTemporal, startWorker, uiListWorkflows, type RunningWorker } from './support/temporal-cluster';
 
 /**
@@ -127,6 +131,11 @@ describe('kk on a real Temporal cluster', { timeout: 8 * 60_000 }, () => {
     assert.match(decoded, /node1/, 'readable through the codec');
     assert.ok(!decoded.includes(password), 'the registry password is masked');
     assert.ok(!Buffer.from(input.data ?? []).toString().includes('node1'), 'the server holds ciphertext only');
+    const other = await fetch(`${t.codec}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json', Origin: 'http://evil.example' }, body: JSON.stringify({ payloads: [toJson(input)] }) });
+    assert.equal(other.status, 403, 'another origin gets nothing');
+    const bad = await kk(['server', 'codec', '--ui-origin', 'http://127.0.0.1:8080/path'], clusterEnv(t));
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--ui-origin: "http:\/\/127\.0\.0\.1:8080\/path" is not an origin/);
   });
 
   it('kk status and kk runs read the run from the cluster with no worker running', async () => {
@@ -144,5 +153,20 @@ describe('kk on a real Temporal cluster', { timeout: 8 * 60_000 }, () => {
     assert.ok(row, `kk runs lists ${runId}`);
     assert.equal(row.status, 'completed');
     assert.equal(row.registryType, 'docker-registry');
+  });
+
+  it('docker-compose.yml runs the versions and the configuration the lab runs', async () => {
+    const dir = path.join(labFile.workdir, 'kubekey', 'image-registry', 'docker-compose', labVersion(labFile, 'dockercompose_version'), 'amd64');
+    const compose = path.join(dir, fs.readdirSync(dir).find((f) => !f.endsWith('.sha256'))!);
+    const env = { PATH: process.env.PATH, POSTGRES_PASSWORD: 'x', KK_CODEC_KEY: 'y' };
+    const { stdout } = await promisify(execFile)(compose, ['-f', path.resolve(__dirname, '..', 'docker-compose.yml'), 'config'], { env });
+    const services = (parse(stdout) as { services: Record<string, { image?: string; environment?: Record<string, string> }> }).services;
+    assert.equal(services.temporal?.image, `temporalio/server:${TEMPORAL_SERVER_VERSION}`);
+    assert.equal(services['temporal-schema']?.image, `temporalio/admin-tools:${TEMPORAL_SERVER_VERSION}`);
+    assert.equal(services['temporal-ui']?.image, `temporalio/ui:${TEMPORAL_UI_VERSION}`);
+    assert.equal(services.postgresql?.image, `postgres:${t.versions.postgresql.split('.')[0]}`);
+    assert.equal(services.temporal?.environment?.DB, 'postgres12');
+    assert.equal(services.temporal?.environment?.VISIBILITY_DBNAME, 'temporal_visibility');
+    assert.ok(services['temporal-ui']?.environment?.TEMPORAL_CODEC_ENDPOINT, "the UI is pointed at kk's codec endpoint");
   });
 });
