@@ -38,7 +38,8 @@ const killWorker = async (w: RunningWorker, signal: NodeJS.Signals) => {
   await w.exited;
 };
 
-describe('kk on a real Temporal cluster', { timeout: 8 * 60_000 }, () => {
+// 20 minutes: on a fresh machine the before hook builds the server and the UI from their Go modules (about 6 min).
+describe('kk on a real Temporal cluster', { timeout: 20 * 60_000 }, () => {
   before(async () => {
     labFile = await labWithTemporal();
     t = labFile.temporal;
