@@ -298,4 +298,14 @@ describe('the fault suite', () => {
     for (const n of NODES) assert.equal(await hostState(n), before[n], `${n} unchanged`);
     matrix.push({ fault: 'wrong password for node3, then kk resume --abort', outcome: 'parked in precheck (exit 3); aborted with a summary (exit 1); no host changed', seconds: (Date.now() - since.getTime()) / 1000 });
   });
+
+  it("a wrong password in an install's precheck parks the host; kk resume -i with the right one finishes, and the node work uses the fixed login", async () => {
+    const since = new Date();
+    const r = await kk(initArgs(inventory('faults', { node2: 'Not-The-Password-2' })));
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /node2: .*SshAuthFailed/);
+    const fixed = await kk([...resumeArgs, '-i', inventory('faults'), '--set', labFile.set['docker-registry'], '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`, '--set', `image_registry.ha_vip=${labFile.vip}`, '--set', s3Set()]);
+    assert.equal(fixed.code, 0, `finished without parking again in the node work: ${fixed.stderr}`);
+    matrix.push({ fault: "wrong password for node2 in the install's precheck, then kk resume -i", outcome: 'parked in precheck (exit 3); resumed with the fixed inventory, node work used it (exit 0)', seconds: (Date.now() - since.getTime()) / 1000 });
+  });
 });
