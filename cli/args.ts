@@ -25,7 +25,7 @@ export type Handlers = {
   status(run: string | undefined, o: CommonOptions & { watch?: boolean }): Promise<number>;
   resume(run: string | undefined, o: InventoryOptions & CommonOptions & { abort?: boolean }): Promise<number>;
   cancel(run: string | undefined, o: CommonOptions): Promise<number>;
-  server(action: string | undefined, o: CommonOptions): Promise<number>;
+  server(action: string | undefined, o: CommonOptions & { uiOrigin?: string[]; port?: string }): Promise<number>;
   worker(o: CommonOptions & { localHost?: string[] }): Promise<number>;
   notYet(what: string): number;
   completion(shell: string, program: Command): number;
@@ -130,7 +130,9 @@ Exit codes: 0 done, 1 a run or check failed, 2 invalid input, 3 reserved (a run 
     program
       .command('server')
       .description("the work dir's Temporal dev server, web UI and codec endpoint: foreground, or start/stop/status in the background")
-      .addArgument(new Argument('[action]', 'start | stop | status (none: run in the foreground)').choices(['start', 'stop', 'status'])),
+      .addArgument(new Argument('[action]', 'start | stop | status (none: run in the foreground) | codec (the codec endpoint alone, for a cluster\'s UI)').choices(['start', 'stop', 'status', 'codec']))
+      .option('--ui-origin <url>', 'codec: the web UI origin it answers (repeatable)', collect, [])
+      .option('--port <port>', 'codec: the loopback port to listen on (default: a free one)'),
   ).action(async (action: string | undefined, o) => done(await h.server(action, o)));
   common(
     program

@@ -6,6 +6,7 @@ import { factsCommand } from './commands/facts';
 import { precheckCommand } from './commands/precheck';
 import { initRegistryCommand } from './commands/init-registry';
 import { cancelCommand, resumeCommand, runsCommand, statusCommand } from './commands/runs';
+import { codecCommand } from './commands/codec';
 import { serverCommand } from './commands/server';
 import { workerCommand } from './commands/worker';
 import { openContext, resolveWorkdir, type KkContext } from './context';
@@ -47,7 +48,7 @@ function handlers(): Handlers {
       return withContext(o, (ctx) => resumeCommand(ctx, run, o.output, { config, abort: o.abort }));
     },
     cancel: (run, o) => withContext(o, (ctx) => cancelCommand(ctx, run)),
-    server: (action, o) => serverCommand(resolveWorkdir(o.workdir), action, o.output),
+    server: (action, o) => (action === 'codec' ? codecCommand(resolveWorkdir(o.workdir), o) : serverCommand(resolveWorkdir(o.workdir), action, o.output)),
     worker: (o) => workerCommand(resolveWorkdir(o.workdir), { localHosts: o.localHost?.length ? o.localHost.join(',') : undefined }),
     notYet: (what) => {
       process.stderr.write(`kk ${what}: not available in this build yet\n`);

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { NOPASSWD_USER } from './node-image';
+import type { LabTemporal } from './temporal/cluster';
 import { nopasswdUserSecret, type LabNode } from './nodes';
 import { LAB_JSON, LAB_KEY, LAB_WORKDIR, PASSWORD_USER, STATE_DIR, VIP } from './paths';
 
@@ -17,6 +18,8 @@ export interface LabFile {
   nodes: LabNode[];
   set: { 'docker-registry': string; harbor: string };
   s3: { endpoint: string; bucket: string; region: string; accesskey: string; secretkey: string } | null;
+  /** The lab's real Temporal cluster (`up --temporal`): point kk at it with TEMPORAL_ADDRESS and KK_CODEC_KEY. */
+  temporal?: LabTemporal;
 }
 
 export function readLabFile(): LabFile {
@@ -43,7 +46,7 @@ function inventory(nodes: LabNode[], connector: (n: LabNode) => Record<string, u
   });
 }
 
-export function writeLabFile(nodes: LabNode[], set: LabFile['set'], s3: LabFile['s3'], password: string): LabFile {
+export function writeLabFile(nodes: LabNode[], set: LabFile['set'], s3: LabFile['s3'], password: string, temporal?: LabTemporal): LabFile {
   const keyInventory = path.join(STATE_DIR, 'inventory.yaml');
   const passwordInventory = path.join(STATE_DIR, 'inventory-password.yaml');
   fs.writeFileSync(keyInventory, inventory(nodes, (n) => ({ type: 'ssh', host: n.address, port: 22, user: 'root', private_key: LAB_KEY })));
@@ -51,7 +54,7 @@ export function writeLabFile(nodes: LabNode[], set: LabFile['set'], s3: LabFile[
   const nopasswdInventory = path.join(STATE_DIR, 'inventory-nopasswd.yaml');
   const nopasswd = nopasswdUserSecret();
   fs.writeFileSync(nopasswdInventory, inventory(nodes, (n) => ({ type: 'ssh', host: n.address, port: 22, user: NOPASSWD_USER, password: nopasswd })), { mode: 0o600 });
-  const lab: LabFile = { inventory: keyInventory, inventoryPassword: passwordInventory, inventoryNopasswd: nopasswdInventory, workdir: LAB_WORKDIR, vip: VIP, nodes, set, s3 };
+  const lab: LabFile = { inventory: keyInventory, inventoryPassword: passwordInventory, inventoryNopasswd: nopasswdInventory, workdir: LAB_WORKDIR, vip: VIP, nodes, set, s3, ...(temporal ? { temporal } : {}) };
   fs.writeFileSync(LAB_JSON, `${JSON.stringify(lab, null, 2)}\n`);
   return lab;
 }

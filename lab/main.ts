@@ -7,16 +7,18 @@ import { ensureLabKey, ensureNetwork, ensureNode, existingNodes, passwordUserSec
 import { containerName, LAB_JSON, LAB_LABEL, NETWORK, nodeAddress } from './paths';
 import { log, runInherit } from './process';
 import { ensureS3 } from './s3';
+import { ensureTemporalCluster, removeTemporalCluster, temporalClusterConfigured } from './temporal/cluster';
 
 const USAGE = `npm run lab -- COMMAND
-  up [--nodes N]                         bring up N nodes (default 3) and the artifacts; idempotent; writes .lab/lab.json
+  up [--nodes N] [--temporal]            bring up N nodes (default 3) and the artifacts; idempotent; writes .lab/lab.json
+                                         --temporal: also a real Temporal cluster (PostgreSQL, server, UI, codec); kept by later ups
   exec NODE -- CMD...                    run a command on a node (output and exit code pass through)
   fault NODE stop|start|restart|kill-sshd|partition|heal
   reset NODE                             recreate a node from the image: a fresh host again
   down                                   remove nodes and network; build caches stay
 `;
 
-async function up(count: number): Promise<void> {
+async function up(count: number, withTemporal: boolean): Promise<void> {
   const started = Date.now();
   await ensureDockerEngine();
   const [image, artifacts] = await Promise.all([ensureNodeImage(), ensureArtifacts()]);
@@ -27,7 +29,8 @@ async function up(count: number): Promise<void> {
   const nodes: LabNode[] = [];
   for (let i = 1; i <= count; i++) nodes.push(await ensureNode(i, image));
   await Promise.all(nodes.map((n) => waitNodeReady(n, publicKey)));
-  writeLabFile(nodes, artifacts.set, s3, passwordUserSecret());
+  const temporal = withTemporal || temporalClusterConfigured() ? await ensureTemporalCluster() : undefined;
+  writeLabFile(nodes, artifacts.set, s3, passwordUserSecret(), temporal);
   log(`up: ${nodes.map((n) => `${n.name} ${n.address}`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s; see ${LAB_JSON}`);
 }
 
@@ -73,6 +76,7 @@ async function down(): Promise<void> {
   await docker(['network', 'rm', NETWORK]).catch(() => undefined);
   // The engine is shared by every lab on the machine: it stops with the last one.
   if ((await list('kk-lab')).length === 0) await stopDockerEngineIfOurs();
+  await removeTemporalCluster();
   fs.rmSync(LAB_JSON, { force: true });
   log('down');
 }
@@ -84,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
       const i = rest.indexOf('--nodes');
       const count = i >= 0 ? Number(rest[i + 1]) : 3;
       if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error('--nodes takes 1 to 9');
-      await up(count);
+      await up(count, rest.includes('--temporal'));
       return 0;
     }
     case 'exec': {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { ensureClusterReady } from './cluster';
 import { kkDataConverter } from './data-converter';
 import { ensureDevServer } from './dev-server';
 import { attachLease } from './leases';
@@ -44,9 +45,11 @@ export async function resolveEndpoint(workdir: string): Promise<TemporalEndpoint
 
 export async function connectClient(endpoint: TemporalEndpoint, codecKey: Buffer): Promise<Client> {
   const connection = await Connection.connect({ address: endpoint.address, tls: endpoint.tls, apiKey: endpoint.apiKey });
+  if (!endpoint.embedded) await ensureClusterReady(endpoint, connection);
   return new Client({ connection, namespace: endpoint.namespace, dataConverter: kkDataConverter(codecKey) });
 }
 
-export function connectWorker(endpoint: TemporalEndpoint): Promise<NativeConnection> {
+export async function connectWorker(endpoint: TemporalEndpoint): Promise<NativeConnection> {
+  if (!endpoint.embedded) await ensureClusterReady(endpoint);
   return NativeConnection.connect({ address: endpoint.address, tls: endpoint.tls, apiKey: endpoint.apiKey });
 }

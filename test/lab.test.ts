@@ -196,7 +196,7 @@ describe('lab', () => {
     const compose = artifact('image-registry/docker-compose', 'dockercompose_version');
     const env = { ...process.env, POSTGRES_PASSWORD: 'x', KK_CODEC_KEY: 'y', PATH: process.env.PATH };
     const { stdout } = await promisify(execFile)(compose, ['-f', path.resolve(__dirname, '..', 'docker-compose.yml'), 'config', '--services'], { env });
-    assert.deepEqual(stdout.trim().split('\n').sort(), ['kk-worker', 'postgresql', 'temporal', 'temporal-ui']);
+    assert.deepEqual(stdout.trim().split('\n').sort(), ['kk-worker', 'postgresql', 'temporal', 'temporal-schema', 'temporal-ui']);
     await assert.rejects(promisify(execFile)(compose, ['-f', path.resolve(__dirname, '..', 'docker-compose.yml'), 'config'], { env: { PATH: process.env.PATH } }), /required variable (POSTGRES_PASSWORD|KK_CODEC_KEY) is missing a value/);
   });
 
