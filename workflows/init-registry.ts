@@ -33,7 +33,9 @@ const poll = proxyActivities<Activities>({
  */
 export async function initRegistryWorkflow(input: InitRegistryInput): Promise<InitRegistryReport> {
   const runId = workflowInfo().workflowId;
-  const precheck = await executeChild(precheckWorkflow, { workflowId: `${runId}/precheck`, args: [input.precheck] });
+  const { fixedHosts, ...precheck } = await executeChild(precheckWorkflow, { workflowId: `${runId}/precheck`, args: [input.precheck, { withFixedHosts: true }] });
+  // A host whose probe parked and was fixed (a new password, key or address) is reached the fixed way from here on.
+  if (fixedHosts) input = { ...input, nodes: input.nodes.map((n) => (fixedHosts[n.host.name] ? { ...n, host: fixedHosts[n.host.name]! } : n)) };
   if (!precheck.ok) {
     const failed = precheck.checks.filter((c) => c.status === 'fail');
     throw ApplicationFailure.create({

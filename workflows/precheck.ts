@@ -34,7 +34,7 @@ function probeSpecFor(input: PrecheckInput, host: HostTarget): ProbeSpec {
  * `kk precheck image_registry`: the configuration's checks, then every host probed in parallel (one child workflow
  * per host), then the artifacts for every arch found. Reads only: nothing on any host changes.
  */
-export async function precheckWorkflow(input: PrecheckInput): Promise<PrecheckReport> {
+export async function precheckWorkflow(input: PrecheckInput, options: { withFixedHosts?: boolean } = {}): Promise<PrecheckReport & { fixedHosts?: Record<string, HostTarget> }> {
   setPhase('probe-hosts');
   const checks: CheckResult[] = configChecks(input);
   const children = await Promise.all(
@@ -56,7 +56,10 @@ export async function precheckWorkflow(input: PrecheckInput): Promise<PrecheckRe
   const statuses = await precheckStep.checkArtifacts(wanted.flatMap((a) => input.artifactsByArch[a] ?? []));
   const errors = Object.fromEntries(Object.entries(input.artifactErrors).filter(([k]) => wanted.some((a) => k.endsWith(` ${a}`))));
   checks.push(...artifactChecks(statuses, errors));
-  return report(checks, wanted);
+  // An install goes on with the connection data a parked probe was fixed with; a precheck alone prints its report,
+  // which must not hold them.
+  const fixedHosts = Object.fromEntries(ok.flatMap((p) => (p?.fixedHost ? [[p.fixedHost.name, p.fixedHost] as const] : [])));
+  return { ...report(checks, wanted), ...(options.withFixedHosts && Object.keys(fixedHosts).length > 0 && { fixedHosts }) };
 }
 
 /**
@@ -64,7 +67,7 @@ export async function precheckWorkflow(input: PrecheckInput): Promise<PrecheckRe
  * unreachable after a few tries) parks until `kk resume -i` brings corrected connection data; a check that runs and
  * fails is a verdict, not a park.
  */
-export async function hostProbeWorkflow(host: HostTarget, spec: ProbeSpec): Promise<HostProbe> {
+export async function hostProbeWorkflow(host: HostTarget, spec: ProbeSpec): Promise<HostProbe & { fixedHost?: HostTarget }> {
   let target = host;
   const parking = new Parking(
     host.name,
@@ -74,5 +77,6 @@ export async function hostProbeWorkflow(host: HostTarget, spec: ProbeSpec): Prom
       if (next && next.name !== host.name) throw new Error(`refused for ${host.name}: the fix is for ${next.name}`);
     },
   );
-  return parking.step('probeHost', () => precheckStep.probeHost(target, spec));
+  const probe = await parking.step('probeHost', () => precheckStep.probeHost(target, spec));
+  return target === host ? probe : { ...probe, fixedHost: target };
 }

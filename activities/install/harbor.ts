@@ -13,7 +13,7 @@ import { hostFailure } from '../ssh/errors';
 import { sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
 import { refuseForeignUnit } from './registry';
-import { asRoot, clearPending, markPending, mustRun, putFile, restartPending } from './remote';
+import { asRoot, clearPending, markPending, mustRun, putFile, refuseForeignListeners, restartPending } from './remote';
 import { executionVerdict, replicationRobotSpec, robotHasPermissions } from '../../registry/harbor/api';
 
 const execFileAsync = promisify(execFile);
@@ -67,7 +67,9 @@ export async function deployHarbor(session: HostSession, input: HarborNodeInput,
   steps.config = changed ? 'updated' : 'skipped';
   await mustRun(session, sh`mkdir -p ${input.harbor.dataDir}`, `creating ${input.harbor.dataDir}`);
 
+  const ports = input.plainHttp ? [input.harbor.httpPort] : [input.harbor.httpPort, input.harbor.httpsPort];
   if (!installed) {
+    await refuseForeignListeners(session, ports, 'Harbor');
     await markPending(session, SERVICE);
     await mustRun(session, sh`cd ${layout.installerDir} && ./install.sh`, 'running Harbor\'s install.sh', { timeoutMs: 1_200_000, signal });
   } else if (await restartPending(session, SERVICE)) {
@@ -84,7 +86,10 @@ export async function deployHarbor(session: HostSession, input: HarborNodeInput,
     steps.service = installed ? 'restarted' : 'installed';
   } else {
     const active = (await asRoot(session, sh`systemctl is-active ${HARBOR_UNIT}`, { timeoutMs: 30_000 })).stdout.trim() === 'active';
-    if (!active) await mustRun(session, `systemctl enable ${HARBOR_UNIT} && systemctl start ${HARBOR_UNIT}`, 'starting harbor.service', { timeoutMs: 300_000, signal });
+    if (!active) {
+      await refuseForeignListeners(session, ports, 'Harbor');
+      await mustRun(session, `systemctl enable ${HARBOR_UNIT} && systemctl start ${HARBOR_UNIT}`, 'starting harbor.service', { timeoutMs: 300_000, signal });
+    }
     steps.service = active ? 'skipped' : 'started';
   }
   return steps;

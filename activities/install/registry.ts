@@ -3,7 +3,7 @@ import { composeUnit, registryCompose } from '../../registry/render';
 import type { DockerRegistryNodeInput } from '../../registry/types';
 import { command, sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
-import { asRoot, clearPending, ensureImage, markPending, mustRun, putFile, restartPending, waitAnswers } from './remote';
+import { asRoot, clearPending, ensureImage, markPending, mustRun, putFile, refuseForeignListeners, restartPending, waitAnswers } from './remote';
 import { KK_UNIT_MARKER } from '../../registry/markers';
 import { hostFailure } from '../ssh/errors';
 import { describeHost } from '../../config/hosts';
@@ -48,6 +48,7 @@ export async function deployRegistry(session: HostSession, input: DockerRegistry
   const pending = await restartPending(session, unit);
   const active = (await asRoot(session, command('systemctl', 'is-active', REGISTRY_UNIT), { timeoutMs: 30_000 })).stdout.trim() === 'active';
   if (pending || !active) {
+    if (!active) await refuseForeignListeners(session, [input.port], 'the registry');
     await mustRun(session, 'systemctl daemon-reload', 'systemctl daemon-reload');
     await mustRun(session, `systemctl enable ${REGISTRY_UNIT} && systemctl restart ${REGISTRY_UNIT}`, 'starting the registry', { timeoutMs: 180_000, signal });
     await clearPending(session, unit);

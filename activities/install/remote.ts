@@ -114,3 +114,21 @@ export async function ensureImage(
   await mustRun(session, sh`docker load -i ${remoteTarball}`, `loading ${image}`, { timeoutMs: 600_000, signal });
   return { uploaded: !upload.skipped, loaded: true, changed: (await imageId()) !== before };
 }
+
+/**
+ * Ports a service of ours is about to publish, held by another program: Docker's proxy would fail to bind, and the
+ * service unit would only loop in systemd's restarts while a health wait runs out. A deterministic failure naming the
+ * program instead (the run parks with the fix). Docker's own proxy holding the port is a container of this service.
+ */
+export async function refuseForeignListeners(session: HostSession, ports: readonly number[], service: string): Promise<void> {
+  const script = ports.map((p) => sh`printf '%s %s\n' ${p} "$(ss -ltnpH ${`sport = :${p}`} 2>/dev/null | grep -o 'users:(([^)]*)' | head -n1)"`).join('; ');
+  const r = await asRoot(session, script, { timeoutMs: 30_000 });
+  const taken = r.stdout
+    .split('\n')
+    .map((line) => /^(\d+) users:\(\("([^"]+)",pid=(\d+)/.exec(line.trim()))
+    .filter((m): m is RegExpExecArray => m !== null && m[2] !== 'docker-proxy')
+    .map((m) => `port ${m[1]} is held by ${m[2]} (pid ${m[3]})`);
+  if (taken.length) {
+    throw hostFailure('CommandFailed', `${describeHost(session.target)}: ${taken.join(', ')}, not by ${service}; stop it, or choose other ports (image_registry.https_port / http_port), then kk resume`);
+  }
+}
