@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { ParkedHost } from '../workflows/messages';
-import { nodeWorkflowIdOf, precheckNodeWorkflowIdOf } from '../workflows/steps';
+import { haWorkflowIdOf, nodeWorkflowIdOf, precheckNodeWorkflowIdOf } from '../workflows/steps';
 import { runChildren } from './run-children';
 
 /** A parked host, with the workflow that waits for its fix. */
@@ -19,7 +19,9 @@ export async function parkedHosts(client: Client, runId: string, hosts: string[]
   const describe = (id: string) => ofThisRun(id).then((d) => (d ? { id, d } : undefined), () => undefined);
   await Promise.all(
     [...new Set([...hosts, ...precheckHosts])].map(async (host) => {
-      const node = hosts.includes(host) ? await describe(nodeWorkflowIdOf(runId, host)) : undefined;
+      // The host's latest workflow of this run: its keepalived (HA), else its node work, else its precheck probe.
+      const ha = hosts.includes(host) ? await describe(haWorkflowIdOf(runId, host)) : undefined;
+      const node = ha ?? (hosts.includes(host) ? await describe(nodeWorkflowIdOf(runId, host)) : undefined);
       const probe = !node && precheckHosts.includes(host) ? await describe(precheckNodeWorkflowIdOf(runId, host)) : undefined;
       const current = node ?? (probe?.d.status.name === 'RUNNING' ? probe : undefined);
       if (!current) {

@@ -1,7 +1,7 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { decodeArrayFromPayloads, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
-import { nodeWorkflowIdOf, precheckNodeWorkflowIdOf, stepLabel } from '../workflows/steps';
+import { haWorkflowIdOf, nodeWorkflowIdOf, precheckNodeWorkflowIdOf, stepLabel } from '../workflows/steps';
 import { runChildren } from './run-children';
 import { duration, hostDetail, type HostProgress } from './format';
 
@@ -56,8 +56,13 @@ export async function hostProgress(client: Client, runId: string, hosts: readonl
   return Promise.all(
     hosts.map(async (host): Promise<HostProgress> => {
       try {
-        let id = nodeWorkflowIdOf(runId, host);
+        // The host's latest workflow of this run: its keepalived (HA), else its node work, else its precheck probe.
+        let id = haWorkflowIdOf(runId, host);
         let d = await ofThisRun(id);
+        if (!d) {
+          id = nodeWorkflowIdOf(runId, host);
+          d = await ofThisRun(id);
+        }
         if (!d) {
           // Before its node work, a host of an install is probed by precheck (which may park it too).
           id = precheckNodeWorkflowIdOf(runId, host);

@@ -9,7 +9,7 @@ import type { HostTarget } from '../config/hosts';
 import type { DockerRegistryNodeInput, HarborNodeInput, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
 import { kkDataConverter } from '../runtime/data-converter';
 import { workflowBundle } from '../worker/bundle';
-import { registryNodeWorkflow } from '../workflows/init-registry';
+import { keepalivedNodeWorkflow, registryNodeWorkflow } from '../workflows/init-registry';
 import { fixHostUpdate, parkedQuery, type ParkedHost } from '../workflows/messages';
 
 /**
@@ -132,5 +132,29 @@ describe('registry node plan (stubbed activities)', () => {
       await refused(handle.executeUpdate(fixHostUpdate, { args: [{}] }), /n1 is not waiting for a fix/);
       await handle.result();
     });
+  });
+
+  it("a host whose keepalived cannot be deployed parks in its HA child; the fix's connection data finishes it and is handed back", async () => {
+    const calls: string[] = [];
+    const activities: Partial<Activities> = {
+      async deployKeepalived(target: HostTarget) {
+        calls.push(`deployKeepalived as ${target.password}`);
+        if (target.password === 'old-password') throw ApplicationFailure.create({ type: 'CommandFailed', message: `${target.name}: keepalived did not start`, nonRetryable: true });
+        return { service: 'started' };
+      },
+    };
+    const settings = { version: '2.0.20', vip: '10.9.9.100', prefix: 24, interface: 'eth0', self: { name: 'n1', address: '10.9.9.1' }, peers: [], priority: 150, virtualRouterId: 51, authPass: 'p', healthUrl: 'https://127.0.0.1:443/v2/' } as never;
+    const result = await (await worker('plan-ha', activities)).runUntil(async () => {
+      const handle = await env.client.workflow.start(keepalivedNodeWorkflow, { taskQueue: 'plan-ha', workflowId: 'plan-ha/ha/n1', args: [{ host, settings, caCert: 'ca', imageTarball: '/a/keepalived.tar' }] });
+      const parked = await waitParked('plan-ha/ha/n1');
+      assert.equal(parked.step, 'deployKeepalived');
+      assert.match(parked.fix, /fix what the message names on the host/);
+      await refused(handle.executeUpdate(fixHostUpdate, { args: [{ host: { ...host, name: 'n2' } }] }), /refused for n1: the fix is for n2/);
+      assert.equal(await handle.executeUpdate(fixHostUpdate, { args: [{ node: { ...registryNode, host: { ...host, password: 'new-password' } } }] }), 'n1: deployKeepalived went through');
+      return handle.result();
+    });
+    assert.deepEqual(result.steps, { service: 'started' });
+    assert.equal(result.fixedHost?.password, 'new-password');
+    assert.deepEqual(calls, ['deployKeepalived as old-password', 'deployKeepalived as new-password']);
   });
 });

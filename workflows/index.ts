@@ -1,4 +1,4 @@
 /** Every workflow the worker runs. Deterministic code only: no Node built-ins, no I/O; side effects are activities. */
 export { factsWorkflow, hostFactsWorkflow } from './facts';
 export { precheckWorkflow, hostProbeWorkflow } from './precheck';
-export { initRegistryWorkflow, registryNodeWorkflow } from './init-registry';
+export { initRegistryWorkflow, keepalivedNodeWorkflow, registryNodeWorkflow } from './init-registry';

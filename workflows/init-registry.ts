@@ -4,10 +4,12 @@ import { interfaceFor } from '../precheck/cidr';
 import { nodePaths } from '../registry/node-paths';
 import { VERIFY_PROJECT, VERIFY_REPOSITORY } from '../registry/verify';
 import type { HarborNodeInput, InitRegistryInput, InitRegistryReport, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
-import { hostAddress } from '../config/hosts';
+import { hostAddress, type HostTarget } from '../config/hosts';
+import type { KeepalivedSettings } from '../registry/render';
 import { nodeWorkflowId } from './facts';
 import { rethrowCancellation, rootCause } from './failures';
 import { setPhase } from './interceptors';
+import { haWorkflowIdOf } from './steps';
 import { refuseInstalledChanges } from '../registry/fix-check';
 import { Parking } from './park';
 import { precheckWorkflow } from './precheck';
@@ -74,28 +76,31 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
     const ha_ = input.ha;
     const steps: Record<string, Record<string, string>> = {};
     const decommissioned = await decommissionLeavers(input);
+    // Each host's keepalived in a child of its own (`<run>/ha/<host>`), so a host whose keepalived cannot be deployed
+    // parks for a fix like its node steps, while the others' go on.
     await Promise.all(
       input.nodes.map(async (node, i) => {
         const result = nodes[i]!;
         const self = ha_.members.find((m) => m.name === node.host.name)!;
         const scheme = node.plainHttp ? 'http' : 'https';
-        steps[node.host.name] = await install.deployKeepalived(
-          node.host,
-          {
-            version: ha_.keepalivedVersion,
-            vip: ha_.vip,
-            prefix: result.vipInterface!.prefix,
-            interface: result.vipInterface!.name,
-            self,
-            peers: ha_.members.filter((m) => m.name !== self.name),
-            priority: 150 - 10 * ha_.members.indexOf(self),
-            virtualRouterId: ha_.virtualRouterId,
-            authPass: ha_.authPass,
-            healthUrl: `${scheme}://127.0.0.1:${node.port}${nodePaths(node).healthPath}`,
-          },
-          node.pki.caCert,
-          node.artifacts[result.arch]!.keepalivedImage!,
-        );
+        const settings: KeepalivedSettings = {
+          version: ha_.keepalivedVersion,
+          vip: ha_.vip,
+          prefix: result.vipInterface!.prefix,
+          interface: result.vipInterface!.name,
+          self,
+          peers: ha_.members.filter((m) => m.name !== self.name),
+          priority: 150 - 10 * ha_.members.indexOf(self),
+          virtualRouterId: ha_.virtualRouterId,
+          authPass: ha_.authPass,
+          healthUrl: `${scheme}://127.0.0.1:${node.port}${nodePaths(node).healthPath}`,
+        };
+        const done = await executeChild(keepalivedNodeWorkflow, {
+          workflowId: haWorkflowIdOf(runId, node.host.name),
+          args: [{ host: node.host, settings, caCert: node.pki.caCert, imageTarball: node.artifacts[result.arch]!.keepalivedImage! }],
+        });
+        steps[node.host.name] = done.steps;
+        if (done.fixedHost) input = { ...input, nodes: input.nodes.map((n) => (n.host.name === done.fixedHost!.name ? { ...n, host: done.fixedHost! } : n)) };
       }),
     );
     const vipHolder = await poll.findVipHolder(input.nodes.map((n) => n.host), ha_.vip);
@@ -166,6 +171,21 @@ async function decommissionLeavers(input: InitRegistryInput): Promise<{ removed?
     } else unreachableLeavers.push(address);
   }
   return { removed, unreachableLeavers };
+}
+
+/** One registry host's keepalived (HA). Parks when it fails for good; a fix may change how the host is reached. */
+export async function keepalivedNodeWorkflow(input: { host: HostTarget; settings: KeepalivedSettings; caCert: string; imageTarball: string }): Promise<{ steps: Record<string, string>; fixedHost?: HostTarget }> {
+  let host = input.host;
+  const parking = new Parking(
+    host.name,
+    (fix) => (host = fix.node?.host ?? fix.host ?? host),
+    (fix) => {
+      const next = fix.node?.host ?? fix.host;
+      if (next && next.name !== input.host.name) throw new Error(`refused for ${input.host.name}: the fix is for ${next.name}`);
+    },
+  );
+  const steps = await parking.step('deployKeepalived', () => install.deployKeepalived(host, input.settings, input.caCert, input.imageTarball));
+  return { steps, ...(host !== input.host && { fixedHost: host }) };
 }
 
 /** One registry host: docker, docker-compose, CA trust, the registry itself, then its health gate. */

@@ -53,7 +53,7 @@ export function setPhase(phase: string): void {
   render();
 }
 
-const CHILD_PHASES: Record<string, string> = { hostFactsWorkflow: 'gather-facts', hostProbeWorkflow: 'probe-hosts', registryNodeWorkflow: 'install-nodes' };
+const CHILD_PHASES: Record<string, string> = { hostFactsWorkflow: 'gather-facts', hostProbeWorkflow: 'probe-hosts', registryNodeWorkflow: 'install-nodes', keepalivedNodeWorkflow: 'ha' };
 
 class Outbound implements WorkflowOutboundCallsInterceptor {
   async scheduleActivity(input: ActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>): Promise<unknown> {

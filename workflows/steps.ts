@@ -14,6 +14,11 @@ export function precheckNodeWorkflowIdOf(runId: string, host: string): string {
   return nodeWorkflowIdOf(`${runId}/precheck`, host);
 }
 
+/** An HA install deploys each host's keepalived in `<run>/ha/<host>`. */
+export function haWorkflowIdOf(runId: string, host: string): string {
+  return `${runId}/ha/${host}`;
+}
+
 /** The host a `<run>/node/<host>` id names, if it is one. */
 export function hostOfNodeWorkflowId(workflowId: string): string | undefined {
   const i = workflowId.lastIndexOf('/node/');
