@@ -25,6 +25,8 @@ export interface RunMemo {
   inputHash?: string;
   /** An install's precheck probes every inventory host first (`<run>/precheck/node/<host>`); they may park too. */
   precheckHosts?: string[];
+  /** A push (`kk artifact images --push`): its images, one progress row each. */
+  images?: string[];
 }
 
 export interface RunSpec {
@@ -129,7 +131,9 @@ export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMe
   process.stderr.write(`run ${handle.workflowId}${link ? `  (${link})` : ''}\n`);
   const description = described ?? (await handle.describe());
   const result = handle.result();
-  const progress = description.status.name === 'RUNNING' ? startProgressDisplay(ctx.client, handle.workflowId, memo.hosts, output) : undefined;
+  const images = memo.images;
+  const rows = images ? async () => (await lazy<typeof import('./images-progress')>(() => require('./images-progress'))).imageProgress(ctx.client, handle.workflowId, images) : undefined;
+  const progress = description.status.name === 'RUNNING' ? startProgressDisplay(ctx.client, handle.workflowId, memo.hosts, output, rows) : undefined;
   const onInterrupt = () => {
     process.stderr.write(`\ninterrupted: the run stays where it is; continue it with: kk resume ${handle.workflowId}\n`);
     process.exit(130);
