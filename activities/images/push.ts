@@ -127,6 +127,8 @@ export async function pushImage(
       pushed.add(blob.digest);
       const head = await client.request('HEAD', `/v2/${repo}/blobs/${blob.digest}`, { ok: [200, 404], scopes: [scope] });
       if (head.status === 200) {
+        // An upload an earlier attempt left open is not needed any more.
+        journal.remove(target.address, repo, blob.digest);
         result.blobs.skipped++;
         progress(blob.size);
         continue;
