@@ -21,6 +21,7 @@ export async function imageProgress(client: Client, runId: string, images: reado
       status: 'running',
       step: 'pushImage',
       attempt: a.attempt ?? undefined,
+      elapsedMs: a.lastStartedTime?.seconds ? Date.now() - Number(a.lastStartedTime.seconds) * 1000 : undefined,
       bytes: beat.total ? { offset: beat.offset, total: beat.total } : undefined,
       lastFailure: await decodeFailure(client, a.lastFailure),
     });

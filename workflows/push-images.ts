@@ -66,7 +66,7 @@ export async function pushImagesWorkflow(input: PushImagesInput): Promise<PushIm
   if (failed.length) {
     throw ApplicationFailure.create({
       type: 'ImagesFailed',
-      message: `${failed.length} of ${input.images.length} images failed (the others are in the registry; run the command again to send what is missing): ${failed.map((f) => `${f.image}: ${f.type}: ${f.message}`).join('; ')}`,
+      message: `${failed.length} of ${input.images.length} images failed${images.length ? ' (the others are in the registry)' : ''}; once the cause is fixed, run the command again: it sends only what is missing: ${failed.map((f) => `${f.image}: ${f.type}: ${f.message}`).join('; ')}`,
       nonRetryable: true,
       details: [{ failed, done: images }],
     });

@@ -5,7 +5,7 @@ import type { HarborNodeInput } from '../../registry/types';
 import { withHeartbeat } from '../heartbeat';
 import { nodeApi } from '../install/harbor';
 import type { HostSession } from '../ssh/session';
-import { pushImage } from './push';
+import { imageBytes, pushImage } from './push';
 
 type OnHost = <T>(host: HostTarget, step: (session: HostSession, progress: (offset: number, total: number) => void, signal: AbortSignal) => Promise<T>) => Promise<T>;
 
@@ -14,7 +14,7 @@ export function createImageActivities(onHost: OnHost) {
   return {
     /** One image from the layout into the registry; heartbeats carry its bytes. A retry sends only what is missing. */
     async pushImage(target: PushTarget, plan: ImagePlan): Promise<ImagePushResult> {
-      let progress: PushProgress = { image: plan.source, offset: 0, total: 0 };
+      let progress: PushProgress = { image: plan.source, offset: 0, total: imageBytes(plan.manifest) };
       return withHeartbeat(
         (signal) =>
           pushImage(target, plan, {

@@ -6,7 +6,7 @@ import { RegistryClient } from './client';
 import { UploadJournal } from './journal';
 
 /** Blobs go up in chunks of this size: each acknowledged chunk is remembered, so an interrupted upload continues. */
-export const CHUNK_BYTES = 4 * 1024 * 1024;
+export const CHUNK_BYTES = 16 * 1024 * 1024;
 
 const ACCEPT = [...INDEX_TYPES, ...MANIFEST_TYPES].join(', ');
 
