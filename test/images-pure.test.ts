@@ -34,6 +34,8 @@ describe('image names (KubeKey)', () => {
     assert.equal(registryPathPrefix('dockerhub.kubekey.local/mirror'), 'mirror');
     assert.equal(registryPathPrefix('dockerhub.kubekey.local:8443'), '');
     assert.equal(targetRepository(parseImageReference('registry.k8s.io/pause:3.9'), 'mirror'), 'mirror/kubernetes/pause');
+    assert.throws(() => registryPathPrefix('reg.local/../etc'), /not a repository path/);
+    assert.throws(() => registryPathPrefix('reg.local/Mirror'), /not a repository path/);
     assert.equal(harborProject('kubernetes/pause'), 'kubernetes');
     assert.equal(harborProject('pause'), undefined);
   });

@@ -74,7 +74,12 @@ export async function pushImagesInput(config: ResolvedConfig): Promise<PushImage
   }
   const selected = selectImages(layout.images, [...vars.image_manifests, ...vars.download.images.manifests], imagesDir);
   if (!selected.length) throw new ConfigError([`${imagesDir}: no images there (KubeKey's layout from kk artifact images --pull or an artifact, or an OCI image layout): nothing to push`]);
-  const images = planImages(selected, imagesDir, reg.auth.registry);
+  let images: ImagePlan[];
+  try {
+    images = planImages(selected, imagesDir, reg.auth.registry);
+  } catch (err) {
+    throw new ConfigError([`image_registry.auth.registry: ${(err as Error).message}`]);
+  }
   if (reg.type === 'harbor') {
     const orphans = images.filter((i) => !harborProject(i.repository));
     if (orphans.length) throw new ConfigError(orphans.map((i) => `${i.source}: would go to ${i.repository}, outside any Harbor project; set image_registry.auth.registry to <host>/<project>`));

@@ -66,12 +66,17 @@ export function targetRepository(source: ImageReference, pathPrefix = ''): strin
   return prefix ? `${prefix}/${repo}` : repo;
 }
 
-/** The path of `auth.registry` (`reg.local/library` → `library`), which KubeKey puts in front of every repository. */
+/**
+ * The path of `auth.registry` (`reg.local/library` → `library`), which KubeKey puts in front of every repository.
+ * It goes into URLs and image names: each part must be a repository name's part, or this throws.
+ */
 export function registryPathPrefix(authRegistry: string | undefined): string {
   if (!authRegistry) return '';
   const withoutScheme = authRegistry.replace(/^[a-z]+:\/\//i, '');
   const slash = withoutScheme.indexOf('/');
-  return slash < 0 ? '' : withoutScheme.slice(slash + 1).replace(/\/+$/, '');
+  const prefix = slash < 0 ? '' : withoutScheme.slice(slash + 1).replace(/\/+$/, '');
+  if (prefix && prefix.split('/').some((c) => !COMPONENT.test(c))) throw new Error(`path "${prefix}" is not a repository path (lower-case letters, digits, separators)`);
+  return prefix;
 }
 
 /** Harbor's project for a repository: its first path component (Harbor has no repository outside a project). */
