@@ -14,10 +14,12 @@ import { kk, spawnKk, waitFor, workdirClient } from './support/kk';
 import { lab, labInventory, labSsh, labUp, onNode } from './support/lab';
 
 /**
- * `kk artifact images --push` on the lab: the lab's image layout (KubeKey's, under binary_dir/images) into a
- * docker-registry (htpasswd auth) whose endpoint is node1; every node runs Docker and trusts the CA (all three are
- * registry hosts), so every image is pulled on every node. A push killed in the middle of its big blob and resumed
- * sends exactly what the registry lacked; a second push sends nothing.
+ * `kk artifact images --push` on the lab: the lab's image layout (KubeKey's, under binary_dir/images) into Harbor
+ * (the lab's stand-in) on all three nodes, kept in sync by kk's replication mesh, the endpoint node1. Projects are
+ * created private on every node; the push goes to the endpoint and replication carries it to the others; every node
+ * runs Docker and trusts the CA, so every image is pulled on every node. A push killed in the middle of its big blob
+ * and resumed sends exactly what the registry lacked; a second push sends nothing. (The docker registry takes the same
+ * requests: Harbor's registry is distribution behind Harbor's auth and project rules.)
  */
 let labFile: LabFile;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-push-'));
@@ -28,7 +30,7 @@ let target: PushTarget;
 let endpoint: string;
 
 const binaryDir = () => path.join(labFile.workdir, 'kubekey');
-const common = () => ['-i', inventory, '--workdir', workdir, '--set', labFile.set['docker-registry'], '--set', `binary_dir=${binaryDir()}`];
+const common = () => ['-i', inventory, '--workdir', workdir, '--set', labFile.set.harbor, '--set', `binary_dir=${binaryDir()}`];
 const password = () => fs.readFileSync(path.join(workdir, 'secrets', 'image_registry_admin_password'), 'utf8').trim();
 
 /** The manifests of an image, children first, each with the reference it is pushed under. */
@@ -96,7 +98,7 @@ after(async () => {
   await kk(['server', 'stop', '--workdir', workdir]);
 });
 
-describe('kk artifact images --push (docker-registry)', () => {
+describe('kk artifact images --push (Harbor on three nodes)', () => {
   it('refuses an image_manifests entry that is not in the layout (exit 2, nothing started)', async () => {
     const r = await kk(['artifact', 'images', '--push', ...common(), '--set', 'image_manifests=["docker.io/library/nginx:1.25"]']);
     assert.equal(r.code, 2, r.stderr);
@@ -137,18 +139,28 @@ describe('kk artifact images --push (docker-registry)', () => {
     assert.equal(report.images.length, plans.length);
     for (const image of report.images) {
       if (finished.has(image.image)) continue;
-      // Sent after the kill: exactly the blobs and manifests the registry lacked.
-      assert.equal(image.bytes.sent, missing[image.image], `${image.image}: sent ${image.bytes.sent} bytes after the kill, the registry lacked ${missing[image.image]}`);
+      // Sent after the kill: exactly the blobs and manifests the registry lacked, less what an upload session it kept
+      // already held (continued at its offset).
+      const kept = (image.resumed ?? []).reduce((n, r) => n + r.offset, 0);
+      assert.equal(image.bytes.sent, missing[image.image]! - kept, `${image.image}: sent ${image.bytes.sent} bytes after the kill, the registry lacked ${missing[image.image]}, ${kept} of them in an open upload`);
     }
     const resumed = report.images.find((i) => i.image === padded.source)!;
     assert.ok(resumed.attempt > 1, 'the padded image was retried after the kill');
     assert.ok(resumed.blobs.skipped >= 1, 'blobs of the padded image that were up before the kill were not sent again');
     assert.ok(entry.offset > 0);
     assert.deepEqual(new UploadJournal(path.join(workdir, 'uploads')).entries(), [], 'no upload left open');
+    // Harbor: the projects on every node, private; replication carried every image to every node's own Harbor.
+    for (const n of labFile.nodes) assert.ok(report.projects?.[n.name]?.some((p) => /^kubernetes (created|present)$/.test(p)), JSON.stringify(report.projects));
+    assert.deepEqual(report.replicatedTo, ['node1', 'node2', 'node3']);
 
     // Every image on every node, by the names KubeKey gives them (registry.k8s.io/pause → kubernetes/pause).
     const names = report.images.map((i) => i.target).sort();
     assert.ok(names.includes(`${endpoint}/kubernetes/pause:3.9`), names.join(', '));
+    // Private, as each node's Harbor says (its API through curl on the node, the credential on curl's stdin).
+    for (const n of labFile.nodes) {
+      const out = await onNode(labFile, n.name, 'curl -sS -K -', `url = "https://127.0.0.1/api/v2.0/projects/kubernetes"\ncacert = "/etc/docker/certs.d/${endpoint}/ca.crt"\nuser = "admin:${password()}"\n`);
+      assert.equal((JSON.parse(out) as { metadata?: { public?: string } }).metadata?.public, 'false', `${n.name}: ${out}`);
+    }
     await Promise.all(
       labFile.nodes.map(async (n) => {
         const conn = await labSsh(n);
