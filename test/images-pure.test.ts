@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../config/errors';
 import { labImageSpecs, writeImageLayout } from '../lab/artifacts/image-layout';
-import { planImages, selectImages } from '../registry/images/input';
+import { planImages, pushImagesInput, selectImages } from '../registry/images/input';
+import { loadConfig } from '../config/load';
+import { ensureRegistryPki } from '../pki';
 import { LayoutError, readImageLayout } from '../registry/images/layout';
 import { formatReference, harborProject, parseImageReference, registryPathPrefix, targetRepository } from '../registry/images/names';
 import { parseChallenge } from '../activities/images/client';
@@ -107,5 +109,63 @@ describe('image layouts', () => {
     const images = readImageLayout(dir).images;
     assert.deepEqual(selectImages(images, ['registry.k8s.io/pause:3.9', 'kk-hello:1.0'], dir).map((i) => i.source), ['registry.k8s.io/pause:3.9', 'docker.io/library/kk-hello:1.0']);
     assert.throws(() => selectImages(images, ['nginx:1.25'], dir), (err: Error) => err instanceof ConfigError && err.problems[0]!.includes('docker.io/library/nginx:1.25'));
+  });
+});
+
+describe('push input (from the configuration)', () => {
+  const inventory = (dir: string) => {
+    const file = path.join(dir, 'inventory.yaml');
+    fs.writeFileSync(
+      file,
+      `apiVersion: kubekey.kubesphere.io/v1
+kind: Inventory
+metadata: {name: pushinput}
+spec:
+  hosts:
+    node1: {connector: {host: 10.0.0.11, password: "x"}, internal_ipv4: 10.0.0.11}
+    node2: {connector: {host: 10.0.0.12, password: "x"}, internal_ipv4: 10.0.0.12}
+  groups:
+    image_registry: {hosts: [node1, node2]}
+`,
+    );
+    return file;
+  };
+  const load = (dir: string, sets: string[]) =>
+    loadConfig({
+      inventoryPath: inventory(dir),
+      workdir: path.join(dir, 'work'),
+      sets: ['harbor_version=v2.10.1,docker_version=24.0.7,dockercompose_version=v2.20.3,keepalived_version=2.0.20', `binary_dir=${path.join(dir, 'bin')}`, ...sets],
+    });
+
+  it('without the CA kk init registry made, nothing starts (exit 2 naming the file)', async () => {
+    const dir = tmp();
+    writeImageLayout(path.join(dir, 'bin', 'images'), specs.slice(0, 1));
+    await assert.rejects(pushImagesInput(load(dir, [])), (err: Error) => err instanceof ConfigError && /pki\/root\.crt: missing/.test(err.problems[0]!));
+  });
+
+  it('a named endpoint is reached through the VIP and verified by its name; Harbor projects from the images; private by default', async () => {
+    const dir = tmp();
+    writeImageLayout(path.join(dir, 'bin', 'images'), specs);
+    await ensureRegistryPki(path.join(dir, 'work'), ['dockerhub.kubekey.local']);
+    const input = await pushImagesInput(load(dir, ['image_registry.ha_vip=10.0.0.100', 'image_registry.auth.registry=dockerhub.kubekey.local', 'image_registry.auth.password=Secret-1']));
+    assert.deepEqual(
+      { address: input.target.address, connect: input.target.connectHost, name: input.target.servername, port: input.target.port },
+      { address: 'dockerhub.kubekey.local', connect: '10.0.0.100', name: 'dockerhub.kubekey.local', port: 443 },
+    );
+    assert.deepEqual(input.target.credentials, { username: 'admin', password: 'Secret-1' });
+    assert.deepEqual(input.harbor?.projects, ['kubernetes', 'kubesphere', 'library']);
+    assert.equal(input.harbor?.publicProjects, false);
+    assert.equal(input.harbor?.nodes.length, 2);
+    assert.equal(input.target.journalDir, path.join(dir, 'work', 'uploads'));
+  });
+
+  it('an IP endpoint is connected to as is; a path in auth.registry goes in front of every repository', async () => {
+    const dir = tmp();
+    writeImageLayout(path.join(dir, 'bin', 'images'), specs.slice(0, 1));
+    await ensureRegistryPki(path.join(dir, 'work'), ['10.0.0.11']);
+    const input = await pushImagesInput(load(dir, ['image_registry.type=docker-registry', 'docker_registry_version=2.8.3', 'image_registry.auth.registry=10.0.0.11:8443/mirror', 'image_registry.auth.password=Secret-1']));
+    assert.deepEqual([input.target.address, input.target.connectHost, input.target.port], ['10.0.0.11:8443', '10.0.0.11', 8443]);
+    assert.deepEqual(input.images.map((i) => i.repository), ['mirror/kubernetes/pause']);
+    assert.equal(input.harbor, undefined);
   });
 });
