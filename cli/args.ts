@@ -21,6 +21,7 @@ export type Handlers = {
   facts(o: InventoryOptions & CommonOptions): Promise<number>;
   precheck(what: string, o: InventoryOptions & CommonOptions): Promise<number>;
   init(what: string, o: InventoryOptions & CommonOptions): Promise<number>;
+  artifact(what: string, o: InventoryOptions & CommonOptions & { push?: boolean; pull?: boolean }): Promise<number>;
   runs(o: CommonOptions & { watch?: boolean }): Promise<number>;
   status(run: string | undefined, o: CommonOptions & { watch?: boolean }): Promise<number>;
   resume(run: string | undefined, o: InventoryOptions & CommonOptions & { abort?: boolean }): Promise<number>;
@@ -95,6 +96,14 @@ Exit codes: 0 done, 1 a run or check failed, 2 invalid input, 3 reserved (a run 
       .description('install the registry (image_registry.type: harbor or docker-registry)')
       .addArgument(new Argument('<what>', 'what to install').choices(['registry'])),
   ).action(async (what: string, o) => done(await h.init(what, o)));
+  inventory(
+    program
+      .command('artifact')
+      .description("fill the registry from <binary_dir>/images: `kk artifact images --push` (KubeKey's command)")
+      .addArgument(new Argument('<what>', 'what to move').choices(['images']))
+      .option('--push', 'push the images of <binary_dir>/images (or those image_manifests names) into the registry')
+      .option('--pull', '(pull images into <binary_dir>/images: not available in this build yet)'),
+  ).action(async (what: string, o) => done(await h.artifact(what, o)));
   for (const [name, what] of [
     ['create', 'cluster'],
     ['delete', 'registry'],

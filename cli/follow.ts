@@ -28,6 +28,8 @@ export interface RunMemo {
   precheckHosts?: string[];
   /** The workflow code that started the run (runtime/build-id.ts): only that build may carry it on. */
   build?: string;
+  /** A push (`kk artifact images --push`): its images, one progress row each. */
+  images?: string[];
 }
 
 export interface RunSpec {
@@ -142,7 +144,9 @@ export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMe
   const foreign = description.status.name === 'RUNNING' ? otherBuild(handle.workflowId, memo) : undefined;
   if (foreign) throw new ConfigError([foreign]);
   const result = handle.result();
-  const progress = description.status.name === 'RUNNING' ? startProgressDisplay(ctx.client, handle.workflowId, memo.hosts, output) : undefined;
+  const images = memo.images;
+  const rows = images ? async () => (await lazy<typeof import('./images-progress')>(() => require('./images-progress'))).imageProgress(ctx.client, handle.workflowId, images) : undefined;
+  const progress = description.status.name === 'RUNNING' ? startProgressDisplay(ctx.client, handle.workflowId, memo.hosts, output, rows) : undefined;
   const onInterrupt = () => {
     process.stderr.write(`\ninterrupted: the run stays where it is; continue it with: kk resume ${handle.workflowId}\n`);
     process.exit(130);

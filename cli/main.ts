@@ -5,6 +5,7 @@ import { configCommand } from './commands/config';
 import { factsCommand } from './commands/facts';
 import { precheckCommand } from './commands/precheck';
 import { initRegistryCommand } from './commands/init-registry';
+import { artifactImagesPushCommand } from './commands/artifact-images';
 import { cancelCommand, resumeCommand, runsCommand, statusCommand } from './commands/runs';
 import { codecCommand } from './commands/codec';
 import { serverCommand } from './commands/server';
@@ -39,6 +40,18 @@ function handlers(): Handlers {
     init: (_what, o) => {
       const config = load(o);
       return withContext(o, (ctx) => initRegistryCommand(ctx, config, o.output));
+    },
+    artifact: (_what, o) => {
+      if (o.pull) {
+        process.stderr.write('kk artifact images --pull: not available in this build yet\n');
+        return Promise.resolve(2);
+      }
+      if (!o.push) {
+        process.stderr.write('error: kk artifact images: say what to do: --push (fill the registry from <binary_dir>/images)\n');
+        return Promise.resolve(2);
+      }
+      const config = load(o);
+      return withContext(o, (ctx) => artifactImagesPushCommand(ctx, config, o.output));
     },
     runs: (o) => withContext(o, (ctx) => runsCommand(ctx, o.output, { watch: o.watch })),
     status: (run, o) => withContext(o, (ctx) => statusCommand(ctx, run, o.output, { watch: o.watch })),

@@ -101,7 +101,14 @@ export async function hostProgress(client: Client, runId: string, hosts: readonl
  * a terminal (or with --output json): one plain line on stderr per change of a host's step or state, so logs read as
  * a sequence and stdout holds only the summary.
  */
-export function startProgressDisplay(client: Client, runId: string, hosts: readonly string[], output: 'text' | 'json' = 'text'): { stop(): Promise<void> } {
+export function startProgressDisplay(
+  client: Client,
+  runId: string,
+  hosts: readonly string[],
+  output: 'text' | 'json' = 'text',
+  /** Rows other than one per host (a push: one per image). */
+  rowsOf: () => Promise<HostProgress[]> = () => hostProgress(client, runId, hosts),
+): { stop(): Promise<void> } {
   // stdout carries the summary (JSON with --output json): plain lines go to stderr, beside the run's own messages.
   const tty = output === 'text' && Boolean(process.stdout.isTTY);
   const out = tty ? process.stdout : process.stderr;
@@ -131,7 +138,7 @@ export function startProgressDisplay(client: Client, runId: string, hosts: reado
     return `  ${r.host.padEnd(16)} ${r.status.padEnd(10)}${step}${retries}${elapsed}${detail ? `  ${detail}` : ''}`;
   };
   const draw = async () => {
-    const rows = await hostProgress(client, runId, hosts).catch(() => undefined);
+    const rows = await rowsOf().catch(() => undefined);
     if (!rows || stopped) return;
     if (!tty) {
       for (const r of rows) {

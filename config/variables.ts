@@ -53,7 +53,13 @@ export const variablesSchema = z.object({
           plain_http: flexibleBoolean.default(false),
         })
         .prefault({}),
-      harbor: z.object({ data_dir: z.string().min(1).default('/var/lib/harbor/data') }).prefault({}),
+      harbor: z
+        .object({
+          data_dir: z.string().min(1).default('/var/lib/harbor/data'),
+          /** Projects `kk artifact images --push` creates are private unless this is set (KubeKey makes them public). */
+          public_projects: flexibleBoolean.default(false),
+        })
+        .prefault({}),
       docker_registry: z
         .object({
           /** KubeKey's registry takes anonymous pushes; kk requires image_registry.auth unless this is set. */
@@ -88,8 +94,11 @@ export const variablesSchema = z.object({
       artifact_url: z.object(Object.fromEntries(ARTIFACT_NAMES.map((n) => [n, perArchUrls.optional()])) as Record<ArtifactName, z.ZodOptional<typeof perArchUrls>>).prefault({}),
     })
     .prefault({}),
+  /** KubeKey's list of images to put into the registry (`kk artifact images --push` pushes these from binary_dir/images). */
+  image_manifests: z.array(z.string().min(1)).default([]),
   download: z
     .object({
+      images: z.object({ manifests: z.array(z.string().min(1)).default([]) }).prefault({}),
       artifact_url: z.object(Object.fromEntries(ARTIFACT_NAMES.map((n) => [n, emptyAsUnset(z.string())])) as Record<ArtifactName, ReturnType<typeof emptyAsUnset<z.ZodString>>>).prefault({}),
     })
     .prefault({}),

@@ -2,3 +2,4 @@
 export { factsWorkflow, hostFactsWorkflow } from './facts';
 export { precheckWorkflow, hostProbeWorkflow } from './precheck';
 export { initRegistryWorkflow, keepalivedNodeWorkflow, registryNodeWorkflow } from './init-registry';
+export { pushImagesWorkflow } from './push-images';

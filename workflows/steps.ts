@@ -43,6 +43,8 @@ export const STEP_LABELS: Record<string, string> = {
   removeKeepalived: 'remove keepalived',
   pushProbe: 'push a probe image',
   pullProbe: 'pull the probe image',
+  pushImage: 'push image',
+  ensureImageProjects: 'create Harbor projects',
 };
 
 export function stepLabel(activityType: string): string {
@@ -62,6 +64,9 @@ export function hostsOfArgs(args: readonly unknown[]): string[] {
 
 /** `install Docker on node1`: what the UI shows for a scheduled activity (names only; summaries are encrypted anyway). */
 export function activitySummary(activityType: string, args: readonly unknown[]): string {
+  // An image push names its image (`push image registry.k8s.io/pause:3.9`).
+  const image = (args[1] as { source?: unknown } | undefined)?.source;
+  if (activityType === 'pushImage' && typeof image === 'string') return `${stepLabel(activityType)} ${image}`;
   const hosts = hostsOfArgs(args);
   return hosts.length ? `${stepLabel(activityType)} on ${hosts.join(', ')}` : stepLabel(activityType);
 }

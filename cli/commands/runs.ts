@@ -11,7 +11,7 @@ import { lazy } from '../../runtime/lazy';
  * The workflow types a kk command starts (children excluded). Runs are found by type, not by task queue: in the
  * embedded default each run has a queue of its own.
  */
-export const RUN_WORKFLOW_TYPES = ['factsWorkflow', 'precheckWorkflow', 'initRegistryWorkflow'] as const;
+export const RUN_WORKFLOW_TYPES = ['factsWorkflow', 'precheckWorkflow', 'initRegistryWorkflow', 'pushImagesWorkflow'] as const;
 
 export interface RunInfo {
   workflowId: string;
@@ -170,7 +170,9 @@ async function readStatus(ctx: KkContext, id: string): Promise<RunStatus> {
   const d = await handle.describe().catch(notFound(id));
   const memo = (d.memo?.kk as RunMemo | undefined) ?? { command: d.type, inventory: '', hosts: [] };
   const { closedFailure, hostProgress } = await lazy<typeof import('../progress')>(() => require('../progress'));
-  const hosts = await hostProgress(ctx.client, id, memo.hosts);
+  // A push has one row per image (its bytes, retries and outcome) instead of one per host.
+  const images = memo.images;
+  const hosts = images ? await (await lazy<typeof import('../images-progress')>(() => require('../images-progress'))).imageProgress(ctx.client, id, images) : await hostProgress(ctx.client, id, memo.hosts);
   const failure = d.status.name === 'FAILED' ? await closedFailure(ctx.client, id) : undefined;
   const phase = (d.searchAttributes?.[KK_ATTRIBUTE_NAMES.phase]?.[0] as string | undefined) ?? null;
   return { run: id, type: d.type, command: memo.command, status: d.status.name.toLowerCase(), startTime: d.startTime, closeTime: d.closeTime ?? null, age: age(d.startTime), phase, failure, hosts };

@@ -4,6 +4,7 @@ import { ARTIFACT_CACHE } from './common';
 import { composeBinary } from './compose';
 import { dockerStaticTarball } from './docker-static';
 import { harborInstaller } from './harbor-installer';
+import { imageLayout } from './images';
 import { keepalivedImage } from './keepalived-image';
 import { registryImage } from './registry-image';
 
@@ -19,6 +20,8 @@ export async function ensureArtifacts(): Promise<{ set: LabFile['set'] }> {
   // Placed as 2.0.20 (the version the seed tells users to pull; the lab's --set names it) and as 2.2.7.
   const keepalived = await keepalivedImage();
   const harbor = await harborInstaller(registry.tarball, registry.version);
+  // <binary_dir>/images: what `kk artifact images --push` fills the registry from.
+  await imageLayout();
   const common = `docker_version=${docker.version},dockercompose_version=${compose.version},keepalived_version=${keepalived.version},${SMALL_HOSTS}`;
   return {
     set: {
