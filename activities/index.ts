@@ -15,6 +15,7 @@ import { checkArtifactFiles } from './precheck/artifacts';
 import { parseProbe, probeScript, s3HeadCommand, type ProbeSpec } from './precheck/probe';
 import type { HostFacts } from './facts/types';
 import { withHeartbeat } from './heartbeat';
+import { clusterActivities } from './cluster';
 import { hostFailure, isHostFailure } from './ssh/errors';
 import type { SessionPool } from './ssh/pool';
 import { tail } from './ssh/session';
@@ -68,6 +69,8 @@ export function createActivities({ pool }: ActivityDeps) {
   };
 
   return {
+    ...clusterActivities(onHost),
+
     async installDocker(input: RegistryNodeInput, arch: string): Promise<string> {
       // plain_http: Docker must be told the registry's names are insecure, or no push or pull goes through.
       const insecure = input.plainHttp ? input.trustNames : [];

@@ -5,6 +5,8 @@ import { configCommand } from './commands/config';
 import { factsCommand } from './commands/facts';
 import { precheckCommand } from './commands/precheck';
 import { initRegistryCommand } from './commands/init-registry';
+import { createClusterCommand } from './commands/create-cluster';
+import { deleteRegistryCommand, prepareDelete } from './commands/delete-registry';
 import { cancelCommand, resumeCommand, runsCommand, statusCommand } from './commands/runs';
 import { serverCommand } from './commands/server';
 import { workerCommand } from './commands/worker';
@@ -38,6 +40,15 @@ function handlers(): Handlers {
     init: (_what, o) => {
       const config = load(o);
       return withContext(o, (ctx) => initRegistryCommand(ctx, config, o.output));
+    },
+    create: (_what, o) => {
+      const config = load(o);
+      return withContext(o, (ctx) => createClusterCommand(ctx, config, o.output));
+    },
+    delete: async (_what, o) => {
+      const config = load(o, false);
+      const input = await prepareDelete(config, { withData: Boolean(o.withData), all: Boolean(o.all), yes: Boolean(o.yes) });
+      return input ? withContext(o, (ctx) => deleteRegistryCommand(ctx, config, o.output, input)) : 2;
     },
     runs: (o) => withContext(o, (ctx) => runsCommand(ctx, o.output, { watch: o.watch })),
     status: (run, o) => withContext(o, (ctx) => statusCommand(ctx, run, o.output, { watch: o.watch })),

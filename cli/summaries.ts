@@ -1,6 +1,8 @@
 import type { PrecheckReport } from '../precheck/types';
 import type { InitRegistryReport } from '../registry/types';
 import type { FactsReport } from '../workflows/facts';
+import type { CreateClusterReport, DeleteRegistryReport } from '../registry/cluster-types';
+import { createClusterSummary, deleteRegistrySummary } from './cluster-summaries';
 
 /** How each kind of run reports its result; returns the exit code. */
 export function summarize(workflowType: string, result: unknown, output: 'text' | 'json'): number {
@@ -11,6 +13,10 @@ export function summarize(workflowType: string, result: unknown, output: 'text' 
       return precheckSummary(result as PrecheckReport, output);
     case 'initRegistryWorkflow':
       return initRegistrySummary(result as InitRegistryReport, output);
+    case 'createClusterWorkflow':
+      return createClusterSummary(result as CreateClusterReport, output, initRegistrySummary);
+    case 'deleteRegistryWorkflow':
+      return deleteRegistrySummary(result as DeleteRegistryReport, output);
     default:
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return 0;

@@ -2,3 +2,5 @@
 export { factsWorkflow, hostFactsWorkflow } from './facts';
 export { precheckWorkflow, hostProbeWorkflow } from './precheck';
 export { initRegistryWorkflow, registryNodeWorkflow } from './init-registry';
+export { createClusterWorkflow, clusterNodeWorkflow } from './create-cluster';
+export { deleteRegistryWorkflow, deleteRegistryNodeWorkflow } from './delete-registry';
