@@ -64,8 +64,8 @@ before(async () => {
   await containerdOnly('node3');
 });
 
+// Every lab test file starts from fresh hosts (resetNodes in its before): no second reset here, it costs CI time.
 after(async () => {
-  await resetNodes(labFile);
   await kk(['server', 'stop', '--workdir', workdir]);
 });
 

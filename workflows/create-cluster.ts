@@ -79,6 +79,10 @@ export async function createClusterWorkflow(input: CreateClusterInput): Promise<
     await Promise.all(reg.nodes.map((n) => install.recordRegistryInput(n.host, input.fingerprints[n.host.name]!)));
   }
 
+  // Another installer's registry that answers with kk's CA: its hosts' Docker (a client, not the registry) trusts the
+  // CA too, so the probe can be pushed from the first of them.
+  if (action === 'foreign' && trustedBy === 'ca') await Promise.all(reg.nodes.map((n) => install.trustRegistryCa(n.host, n.trustNames, n.pki.caCert)));
+
   // A fresh probe through the endpoint, so every pull below really comes from the registry.
   setPhase('verify');
   const harbor = action === 'foreign' ? [] : reg.nodes.filter((n): n is HarborNodeInput => n.type === 'harbor');
