@@ -64,9 +64,11 @@ before(async () => {
   await containerdOnly('node3');
 });
 
-// Every lab test file starts from fresh hosts (resetNodes in its before): no second reset here, it costs CI time.
+// Every lab test file starts from fresh hosts (resetNodes in its before): no second reset here, it costs CI time; but
+// no unit may stay `failed`, or the next file's `lab up` finds the hosts degraded.
 after(async () => {
   await kk(['server', 'stop', '--workdir', workdir]);
+  for (const n of labFile.nodes) await onNode(labFile, n.name, 'systemctl reset-failed; true').catch(() => undefined);
 });
 
 describe('kk create cluster (registry phase)', () => {

@@ -10,6 +10,7 @@ import type { HostSession } from '../ssh/session';
 import { ARTIFACT_DIR } from './docker';
 import { DOCKER_BINARIES } from './docker-units';
 import { removeKeepalived } from './keepalived';
+import { KEEPALIVED_DIR } from '../../registry/render';
 import { REGISTRY_UNIT } from './registry';
 import { asRoot, mustRun, pendingMarker } from './remote';
 import { writeHostsBlock } from './cluster';
@@ -47,8 +48,11 @@ export async function removeRegistryInstall(session: HostSession, dataPaths: str
     const unitFile = `/etc/systemd/system/${i.unit}`;
     // The compose file kk's unit starts; down removes the project's containers, networks and images kk loaded.
     const compose = owner === 'kk' ? (await asRoot(session, sh`grep -o -- ' -f [^ ]*' ${unitFile} | head -n1 | cut -c5-`, { timeoutMs: 15_000 })).stdout.trim() : '';
+    // Harbor's installer also loads images its compose file does not start (prepare): those of its version go too.
+    const version = /^\/opt\/harbor\/([^/]+)\//.exec(compose)?.[1];
+    const harborImages = i.project === HARBOR_PROJECT && version ? sh`docker images --format '{{.Repository}}:{{.Tag}}' | grep -E ${`^goharbor/[a-z0-9-]+:${version.replace(/\./g, '\.')}$`} | xargs -r docker rmi >/dev/null 2>&1; ` : '';
     const down = docker
-      ? sh`if [ -n ${compose} ] && [ -f ${compose} ]; then docker-compose -p ${i.project} -f ${compose} down --rmi all --remove-orphans >/dev/null 2>&1; fi; ids=$(docker ps -aq --filter ${`label=com.docker.compose.project=${i.project}`}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; `
+      ? sh`if [ -n ${compose} ] && [ -f ${compose} ]; then docker-compose -p ${i.project} -f ${compose} down --rmi all --remove-orphans >/dev/null 2>&1; fi; ids=$(docker ps -aq --filter ${`label=com.docker.compose.project=${i.project}`}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; ${raw(harborImages)}`
       : '';
     await mustRun(
       session,
@@ -58,15 +62,25 @@ export async function removeRegistryInstall(session: HostSession, dataPaths: str
     );
     steps[i.project] = 'removed';
   }
+  const versions = (await asRoot(session, sh`ls ${KEEPALIVED_DIR} 2>/dev/null; true`, { timeoutMs: 15_000 })).stdout.split('\n').filter(Boolean);
   const keepalived = await removeKeepalived(session);
-  if (keepalived !== 'absent') steps.keepalived = keepalived;
+  if (keepalived !== 'absent') {
+    // The image kk loaded for it goes too; a unit stopped while its compose project went down may be left `failed` in
+    // systemd's memory: forget it.
+    const images = docker && versions.length ? `docker rmi ${versions.map((v) => sh`${`osixia/keepalived:${v}`}`).join(' ')} >/dev/null 2>&1; ` : '';
+    await asRoot(session, `${images}systemctl reset-failed kk-keepalived.service 2>/dev/null; true`, { timeoutMs: 60_000 });
+    steps.keepalived = keepalived;
+  }
   await mustRun(session, sh`rm -f ${INPUT_FINGERPRINT_FILE} ${pendingMarker('kk-keepalived')}`, 'removing kk markers');
   if (withData) {
     for (const path of dataPaths) {
       if (!path.startsWith('/') || path.split('/').filter(Boolean).length < 2) throw hostFailure('InvalidInput', `${describeHost(session.target)}: refusing to delete ${path} as registry data`);
       const exists = (await asRoot(session, sh`test -e ${path}`, { timeoutMs: 15_000 })).code === 0;
       if (exists) {
-        await mustRun(session, sh`rm -rf ${path}`, `deleting ${path}`, { timeoutMs: 600_000, signal });
+        // The parent kk's `mkdir -p` made for the default paths (/var/lib/harbor, /var/lib/docker-registry) goes when empty.
+        const parent = path.slice(0, path.lastIndexOf('/'));
+        const own = /\/(harbor|docker-registry)$/.test(parent) ? sh` && rmdir ${parent} 2>/dev/null; true` : '';
+        await mustRun(session, sh`rm -rf ${path}${raw(own)}`, `deleting ${path}`, { timeoutMs: 600_000, signal });
         steps[`data ${path}`] = 'deleted';
       }
     }
@@ -125,13 +139,15 @@ export async function removeKkDocker(session: HostSession, signal: AbortSignal):
     const binaries = DOCKER_BINARIES.map((b) => `/usr/local/bin/${b}`);
     await mustRun(
       session,
-      sh`systemctl disable --now docker.service containerd.service >/dev/null 2>&1; rm -f /etc/systemd/system/docker.service /etc/systemd/system/containerd.service ${raw(binaries.map((b) => sh`${b}`).join(' '))} /usr/local/bin/docker-compose && if [ -f /etc/docker/daemon.json.kk-backup ]; then mv -f /etc/docker/daemon.json.kk-backup /etc/docker/daemon.json; else rm -f /etc/docker/daemon.json; fi && rmdir /etc/docker 2>/dev/null; ${raw(dataRoot === '/var/lib/docker' ? 'rm -rf /var/lib/docker; ' : '')}ip link delete docker0 2>/dev/null; rm -rf ${ARTIFACT_DIR} ${pendingMarker('docker')} ${pendingMarker('containerd')}; rmdir /var/lib/kubekey/pending-restart /var/lib/kubekey 2>/dev/null; systemctl daemon-reload; systemctl reset-failed docker.service containerd.service 2>/dev/null; true`,
+      sh`systemctl disable --now docker.service containerd.service >/dev/null 2>&1; rm -f /etc/systemd/system/docker.service /etc/systemd/system/containerd.service ${raw(binaries.map((b) => sh`${b}`).join(' '))} /usr/local/bin/docker-compose && if [ -f /etc/docker/daemon.json.kk-backup ]; then mv -f /etc/docker/daemon.json.kk-backup /etc/docker/daemon.json; else rm -f /etc/docker/daemon.json; fi; ${raw(dataRoot === '/var/lib/docker' ? 'rm -rf /var/lib/docker; ' : '')}rm -f /etc/docker/key.json; rmdir /etc/docker /etc/cni/net.d /etc/cni 2>/dev/null; ip link delete docker0 2>/dev/null; rm -rf ${ARTIFACT_DIR} ${pendingMarker('docker')} ${pendingMarker('containerd')}; rmdir /var/lib/kubekey/pending-restart /var/lib/kubekey 2>/dev/null; systemctl daemon-reload; systemctl reset-failed docker.service containerd.service 2>/dev/null; true`,
       'removing the Docker kk installed',
       { timeoutMs: 300_000, signal },
     );
     removed = `removed Docker and docker-compose${dataRoot !== '/var/lib/docker' ? ` (its data in ${dataRoot} kept)` : ''}`;
   }
-  // The login user's staging directory (uploads): kk's own, in the user's home.
+  // The login user's staging directory (uploads): kk's own, in the user's home. And root's docker client config that
+  // verification's login/logout left empty (one holding any login or setting is kept).
   await session.exec('rm -rf ~/.kk-staging', { timeoutMs: 30_000 });
+  await asRoot(session, `h=$(getent passwd root | cut -d: -f6); c="$h/.docker/config.json"; if [ -f "$c" ] && [ "$(tr -d ' \\n\\t' < "$c")" = '{"auths":{}}' ]; then rm -f "$c"; rmdir "$h/.docker" 2>/dev/null; fi; true`, { timeoutMs: 30_000 });
   return removed;
 }
