@@ -22,7 +22,9 @@ export async function deleteRegistryCommand(ctx: KkContext, config: ResolvedConf
     lazy<typeof import('../follow')>(() => require('../follow')),
     lazy<typeof import('../local-hosts')>(() => require('../local-hosts')),
   ]);
-  const code = await startAndFollow(
+  // This machine's block goes first: it needs no host, and a run that parks (kk resume finishes it) removes it too.
+  process.stderr.write(`this machine: ${updateLocalHosts([])}\n`);
+  return startAndFollow(
     ctx,
     {
       workflowType: 'deleteRegistryWorkflow',
@@ -34,8 +36,6 @@ export async function deleteRegistryCommand(ctx: KkContext, config: ResolvedConf
     },
     output,
   );
-  if (code === 0) process.stderr.write(`this machine: ${updateLocalHosts([])}\n`);
-  return code;
 }
 
 /**
