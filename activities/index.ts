@@ -16,6 +16,7 @@ import { parseProbe, probeScript, s3HeadCommand, type ProbeSpec } from './preche
 import type { HostFacts } from './facts/types';
 import { withHeartbeat } from './heartbeat';
 import { createImageActivities } from './images';
+import { clusterActivities } from './cluster';
 import { hostFailure, isHostFailure } from './ssh/errors';
 import type { SessionPool } from './ssh/pool';
 import { tail } from './ssh/session';
@@ -70,6 +71,7 @@ export function createActivities({ pool }: ActivityDeps) {
 
   return {
     ...createImageActivities(onHost),
+    ...clusterActivities(onHost),
 
     async installDocker(input: RegistryNodeInput, arch: string): Promise<string> {
       // plain_http: Docker must be told the registry's names are insecure, or no push or pull goes through.

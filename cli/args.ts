@@ -22,6 +22,8 @@ export type Handlers = {
   precheck(what: string, o: InventoryOptions & CommonOptions): Promise<number>;
   init(what: string, o: InventoryOptions & CommonOptions): Promise<number>;
   artifact(what: string, o: InventoryOptions & CommonOptions & { push?: boolean; pull?: boolean }): Promise<number>;
+  create(what: string, o: InventoryOptions & CommonOptions): Promise<number>;
+  delete(what: string, o: InventoryOptions & CommonOptions & { withData?: boolean; all?: boolean; yes?: boolean }): Promise<number>;
   runs(o: CommonOptions & { watch?: boolean }): Promise<number>;
   status(run: string | undefined, o: CommonOptions & { watch?: boolean }): Promise<number>;
   resume(run: string | undefined, o: InventoryOptions & CommonOptions & { abort?: boolean }): Promise<number>;
@@ -104,17 +106,21 @@ Exit codes: 0 done, 1 a run or check failed, 2 invalid input, 3 reserved (a run 
       .option('--push', 'push the images of <binary_dir>/images (or those image_manifests names) into the registry')
       .option('--pull', '(pull images into <binary_dir>/images: not available in this build yet)'),
   ).action(async (what: string, o) => done(await h.artifact(what, o)));
-  for (const [name, what] of [
-    ['create', 'cluster'],
-    ['delete', 'registry'],
-  ] as const) {
-    inventory(
-      program
-        .command(name)
-        .description(`(${name} ${what}: not available in this build yet)`)
-        .addArgument(new Argument('<what>').choices([what])),
-    ).action((w: string) => done(h.notYet(`${name} ${w}`)));
-  }
+  inventory(
+    program
+      .command('create')
+      .description("the registry phase of cluster creation: install or reuse the registry, make every k8s_cluster host pull from it (Kubernetes itself is not bootstrapped)")
+      .addArgument(new Argument('<what>', 'what to create').choices(['cluster'])),
+  ).action(async (what: string, o) => done(await h.create(what, o)));
+  inventory(
+    program
+      .command('delete')
+      .description("remove what kk's registry install created (units, compose projects, keepalived and the VIP, trust entries, the /etc/hosts block)")
+      .addArgument(new Argument('<what>', 'what to delete').choices(['registry']))
+      .option('--with-data', 'also delete the registry data (asks first; names the paths)')
+      .option('--all', 'also remove the Docker and docker-compose kk installed (never a Docker kk did not install)')
+      .option('-y, --yes', 'confirm --with-data without asking'),
+  ).action(async (what: string, o) => done(await h.delete(what, o)));
   common(program.command('runs').description('list runs: state, age, hosts, phase').option('--watch', 'redraw until interrupted')).action(async (o) => done(await h.runs(o)));
   common(
     program

@@ -6,6 +6,8 @@ import { factsCommand } from './commands/facts';
 import { precheckCommand } from './commands/precheck';
 import { initRegistryCommand } from './commands/init-registry';
 import { artifactImagesPushCommand } from './commands/artifact-images';
+import { createClusterCommand } from './commands/create-cluster';
+import { deleteRegistryCommand, prepareDelete } from './commands/delete-registry';
 import { cancelCommand, resumeCommand, runsCommand, statusCommand } from './commands/runs';
 import { codecCommand } from './commands/codec';
 import { serverCommand } from './commands/server';
@@ -52,6 +54,15 @@ function handlers(): Handlers {
       }
       const config = load(o);
       return withContext(o, (ctx) => artifactImagesPushCommand(ctx, config, o.output));
+    },
+    create: (_what, o) => {
+      const config = load(o);
+      return withContext(o, (ctx) => createClusterCommand(ctx, config, o.output));
+    },
+    delete: async (_what, o) => {
+      const config = load(o, false);
+      const input = await prepareDelete(config, { withData: Boolean(o.withData), all: Boolean(o.all), yes: Boolean(o.yes) });
+      return input ? withContext(o, (ctx) => deleteRegistryCommand(ctx, config, o.output, input)) : 2;
     },
     runs: (o) => withContext(o, (ctx) => runsCommand(ctx, o.output, { watch: o.watch })),
     status: (run, o) => withContext(o, (ctx) => statusCommand(ctx, run, o.output, { watch: o.watch })),

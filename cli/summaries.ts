@@ -3,6 +3,8 @@ import type { InitRegistryReport } from '../registry/types';
 import type { FactsReport } from '../workflows/facts';
 import type { PushImagesReport } from '../registry/images/types';
 import { pushImagesSummary } from './images-summary';
+import type { CreateClusterReport, DeleteRegistryReport } from '../registry/cluster-types';
+import { createClusterSummary, deleteRegistrySummary } from './cluster-summaries';
 
 /** How each kind of run reports its result; returns the exit code. */
 export function summarize(workflowType: string, result: unknown, output: 'text' | 'json'): number {
@@ -15,6 +17,10 @@ export function summarize(workflowType: string, result: unknown, output: 'text' 
       return initRegistrySummary(result as InitRegistryReport, output);
     case 'pushImagesWorkflow':
       return pushImagesSummary(result as PushImagesReport, output);
+    case 'createClusterWorkflow':
+      return createClusterSummary(result as CreateClusterReport, output, initRegistrySummary);
+    case 'deleteRegistryWorkflow':
+      return deleteRegistrySummary(result as DeleteRegistryReport, output);
     default:
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return 0;

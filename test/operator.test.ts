@@ -130,9 +130,9 @@ describe('kk command line', () => {
     const bad = await kk(['runs', '--output', 'yaml']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^error: option '-o, --output <format>' argument 'yaml' is invalid/);
-    const notYet = await kk(['create', 'cluster']);
-    assert.equal(notYet.code, 2);
-    assert.match(notYet.stderr, /kk create cluster: not available in this build yet/);
+    const noHosts = await kk(['delete', 'registry', '--workdir', path.join(dir, 'work-delete')]);
+    assert.equal(noHosts.code, 2);
+    assert.match(noHosts.stderr, /^error: spec\.groups\.image_registry: no hosts/);
     assert.equal((await kk([])).code, 2);
   });
 

@@ -3,3 +3,5 @@ export { factsWorkflow, hostFactsWorkflow } from './facts';
 export { precheckWorkflow, hostProbeWorkflow } from './precheck';
 export { initRegistryWorkflow, keepalivedNodeWorkflow, registryNodeWorkflow } from './init-registry';
 export { pushImagesWorkflow } from './push-images';
+export { createClusterWorkflow, clusterNodeWorkflow } from './create-cluster';
+export { deleteRegistryWorkflow, deleteRegistryNodeWorkflow } from './delete-registry';
