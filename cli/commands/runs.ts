@@ -11,7 +11,7 @@ import { lazy } from '../../runtime/lazy';
  * The workflow types a kk command starts (children excluded). Runs are found by type, not by task queue: in the
  * embedded default each run has a queue of its own.
  */
-export const RUN_WORKFLOW_TYPES = ['factsWorkflow', 'precheckWorkflow', 'initRegistryWorkflow', 'pushImagesWorkflow'] as const;
+export const RUN_WORKFLOW_TYPES = ['factsWorkflow', 'precheckWorkflow', 'initRegistryWorkflow', 'pushImagesWorkflow', 'createClusterWorkflow', 'deleteRegistryWorkflow'] as const;
 
 export interface RunInfo {
   workflowId: string;
