@@ -17,6 +17,8 @@ export async function parkedHosts(client: Client, runId: string, hosts: string[]
   const parked: ParkedAt[] = [];
   const ofThisRun = await runChildren(client, runId);
   const describe = (id: string) => ofThisRun(id).then((d) => (d ? { id, d } : undefined), () => undefined);
+  // An install's precheck ends only when every probe has: while it runs, no node work can start.
+  const precheckRunning = precheckHosts.length > 0 && (await describe(`${runId}/precheck`))?.d.status.name === 'RUNNING';
   await Promise.all(
     [...new Set([...hosts, ...precheckHosts])].map(async (host) => {
       // The host's latest workflow of this run: its keepalived (HA), else its node work, else its precheck probe.
@@ -25,8 +27,9 @@ export async function parkedHosts(client: Client, runId: string, hosts: string[]
       const probe = !node && precheckHosts.includes(host) ? await describe(precheckNodeWorkflowIdOf(runId, host)) : undefined;
       const current = node ?? (probe?.d.status.name === 'RUNNING' ? probe : undefined);
       if (!current) {
-        // Nothing under way for it: work to come, unless its only part (precheck's probe) is done.
-        if (hosts.includes(host) || !probe) busy++;
+        // Nothing under way for it: work to come (its probe, or its node work once precheck is over). A host whose
+        // probe is done while precheck still runs waits on the other probes, some of which may be parked.
+        if (!probe || (hosts.includes(host) && !precheckRunning)) busy++;
         return;
       }
       if (current.d.status.name !== 'RUNNING') return;
