@@ -1,4 +1,5 @@
 import { KK_UNIT_MARKER } from './markers';
+import { sections } from '../activities/facts/gather';
 
 /**
  * What runs on a registry host, as `kk create cluster` and `kk delete registry` see it: kk's own install (a unit
@@ -39,15 +40,9 @@ export function detectScript(health?: { url: string; caPath: string }): string {
   ].join('\n');
 }
 
-function sections(output: string): Map<string, string[]> {
-  const map = new Map<string, string[]>();
-  let current: string[] | undefined;
-  for (const line of output.split('\n')) {
-    const m = /^@@(\w+)$/.exec(line.trim());
-    if (m) map.set(m[1]!, (current = []));
-    else if (line.trim()) current?.push(line.trim());
-  }
-  return map;
+/** The detection script's sections, each line trimmed, empty ones dropped. */
+function trimmedSections(output: string): Map<string, string[]> {
+  return new Map([...sections(output)].map(([name, lines]) => [name, lines.map((l) => l.trim()).filter(Boolean)]));
 }
 
 /** The version in the compose path kk's unit starts: /opt/docker-registry/<v>/… or /opt/harbor/<v>/harbor/…. */
@@ -63,7 +58,7 @@ function tagOf(image: string): string | undefined {
 
 /** Classifies a host from the detect script's output. Anything another installer runs wins: kk never touches it. */
 export function parseDetect(output: string): RegistryFound {
-  const s = sections(output);
+  const s = trimmedSections(output);
   if (!s.has('end')) throw new Error('registry detection output is incomplete');
   const units = (s.get('units') ?? []).map((l) => {
     const [unit = '', owner = '', file = '', compose = ''] = l.split(/\s+/);

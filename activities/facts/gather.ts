@@ -18,7 +18,8 @@ echo @@clock; date +%s
 echo @@end
 `;
 
-function sections(output: string): Map<string, string[]> {
+/** A read-only script's output cut at its `@@name` marker lines: each section's lines, as printed. */
+export function sections(output: string): Map<string, string[]> {
   const map = new Map<string, string[]>();
   let current: string[] | undefined;
   for (const line of output.split('\n')) {
