@@ -18,8 +18,22 @@ const USAGE = `npm run lab -- COMMAND
   down                                   remove nodes and network; build caches stay
 `;
 
+/**
+ * Every node runs systemd and a Docker of its own, each holding inotify instances of the machine's root user; the
+ * kernel's default of 128 runs out with a few labs (a node's systemd then stays degraded). Raised, never lowered.
+ */
+function ensureInotifyInstances(wanted = 1024): void {
+  const file = '/proc/sys/fs/inotify/max_user_instances';
+  const current = Number(fs.readFileSync(file, 'utf8').trim());
+  if (current < wanted) {
+    fs.writeFileSync(file, String(wanted));
+    log(`raised ${file} from ${current} to ${wanted} (systemd and Docker in every node use inotify)`);
+  }
+}
+
 async function up(count: number, withTemporal: boolean): Promise<void> {
   const started = Date.now();
+  ensureInotifyInstances();
   await ensureDockerEngine();
   const [image, artifacts] = await Promise.all([ensureNodeImage(), ensureArtifacts()]);
   await ensureNetwork();
