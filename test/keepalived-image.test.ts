@@ -20,7 +20,8 @@ import { KEEPALIVED_CHECK_MODE, KEEPALIVED_FILES, keepalivedCheckScript, keepali
  */
 
 const NETWORK = 'kk-keepalived-image-test';
-const PREFIX = '172.30.98';
+// Away from the subnets labs take (172.30.99 by default, 172.30.9x beside it).
+const PREFIX = '172.30.198';
 const GATEWAY = `${PREFIX}.1`;
 const VIP = `${PREFIX}.100`;
 const NODES = [
@@ -137,7 +138,7 @@ describe('osixia/keepalived image (lab stand-in)', { timeout: 300_000 }, () => {
 
   it('a config mounted at /etc/keepalived/keepalived.conf without --copy-service stops the container at its first start', async () => {
     const conf = path.join(tmp, 'etc-keepalived.conf');
-    fs.writeFileSync(conf, 'vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 7\n  priority 100\n  virtual_ipaddress {\n    172.30.98.77/24\n  }\n}\n');
+    fs.writeFileSync(conf, `vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 7\n  priority 100\n  virtual_ipaddress {\n    ${PREFIX}.77/24\n  }\n}\n`);
     await docker(['run', '-d', '--name', 'kk-kaimg-etc', '--network', NETWORK, '--cap-add', 'NET_ADMIN', '--cap-add', 'NET_BROADCAST', '--cap-add', 'NET_RAW', '-v', `${conf}:/etc/keepalived/keepalived.conf:ro`, IMAGE]);
     const state = await waitExited('kk-kaimg-etc', 20_000);
     const logs = (await dockerResult(['logs', 'kk-kaimg-etc'])).out;
