@@ -40,7 +40,7 @@ export async function benchBinaryDir(sizes: { harbor: number; docker: number }):
 }
 
 /** Re-packs a .tgz with a file of `bytes` random bytes first in it (random: gzip cannot shrink it). */
-async function padTarball(src: string, dst: string, inner: string, bytes: number): Promise<void> {
+export async function padTarball(src: string, dst: string, inner: string, bytes: number): Promise<void> {
   process.stderr.write(`bench: padding ${path.basename(src)} by ${(bytes / 1e6).toFixed(0)} MB\n`);
   const work = `${dst}.d`;
   fs.rmSync(work, { recursive: true, force: true });

@@ -54,7 +54,7 @@ async function workflowTimes(client: Client, id: string): Promise<WorkflowTimes>
 }
 
 /** Total length of the union of intervals. */
-function covered(intervals: [number, number][]): number {
+export function covered(intervals: [number, number][]): number {
   const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
   let total = 0;
   let [s, e] = [-Infinity, -Infinity];
@@ -76,6 +76,8 @@ export interface RunAnalysis {
   /** Σ over the run's workflows of (wall − time covered by its activities running and its children), ms. */
   idleMs: number;
   overheadPerStepMs: number;
+  /** From the run's start to its first step: the in-process worker starting (bundle, connection) (ms). */
+  firstTaskMs: number;
   /** The longest waits inside the run's workflows (nothing of theirs running), longest first. */
   gaps: { workflow: string; after: string; before: string; ms: number }[];
   /** Phases of the run, ms (in order; they add up to the workflow's wall time). */
@@ -108,6 +110,8 @@ export async function analyzeRun(client: Client, runId: string): Promise<RunAnal
     idleMs += w.end - w.start - covered([...w.steps.map((s): [number, number] => [s.started, s.closed]), ...w.children.map((c): [number, number] => [c.initiated, c.closed])]);
     steps += w.steps.length + w.children.length;
   }
+  // The run's first wait: its first workflow task, which waits for the CLI's in-process worker to come up.
+  const firstTaskMs = gaps.find((g) => g.workflow === '(run)' && g.after === 'start')?.ms ?? 0;
   const byStep: RunAnalysis['byStep'] = {};
   for (const s of all.flatMap((w) => w.steps)) {
     const b = (byStep[s.name] ??= { count: 0, totalMs: 0, maxMs: 0, queuedMs: 0, retries: 0 });
@@ -130,6 +134,7 @@ export async function analyzeRun(client: Client, runId: string): Promise<RunAnal
     steps,
     idleMs,
     overheadPerStepMs: steps ? idleMs / steps : 0,
+    firstTaskMs,
     gaps: gaps.sort((a, b) => b.ms - a.ms).slice(0, 12),
     phases,
     byStep,

@@ -13,6 +13,18 @@ export function setScratch(dir: string): void {
   scratch = dir;
 }
 
+/** Nodes that may hold something from an earlier case (at the start: whatever ran before the bench). */
+const dirty = new Set<string>();
+
+export function markAllDirty(labFile: LabFile): void {
+  for (const n of labFile.nodes) dirty.add(n.name);
+}
+
+/** Leaves fresh hosts and a free VIP behind. */
+export async function resetDirty(labFile: LabFile, workdir: string): Promise<void> {
+  if (dirty.size) await freshNodes(labFile, [], workdir);
+}
+
 /** Runs a command as root on a lab node; a non-zero exit throws with the node, command and stderr. */
 export async function onNode(_labFile: LabFile, node: string, cmd: string, stdin?: string): Promise<string> {
   const n = _labFile.nodes.find((x) => x.name === node)!;
@@ -31,8 +43,11 @@ export async function onNode(_labFile: LabFile, node: string, cmd: string, stdin
  * INFO: it logs `close "FILE" bytes read R written W` per file, the count of bytes every upload really sent.
  */
 export async function freshNodes(labFile: LabFile, nodes: LabNode[], workdir: string): Promise<void> {
+  // Every node used since its last reset is reset too: a leftover keepalived would hold the VIP the next case needs.
+  const reset = labFile.nodes.filter((n) => dirty.has(n.name) || nodes.includes(n));
   await Promise.all(
-    nodes.map(async (n) => {
+    reset.map(async (n) => {
+      dirty.delete(n.name);
       const r = await lab(['reset', n.name]);
       if (r.code !== 0) throw new Error(`lab reset ${n.name} failed: ${r.stderr}`);
     }),
@@ -40,6 +55,7 @@ export async function freshNodes(labFile: LabFile, nodes: LabNode[], workdir: st
   // A reset node has new host keys; the lab pins them in its own work dir (read through docker exec, not the network).
   fs.mkdirSync(workdir, { recursive: true });
   fs.copyFileSync(path.join(LAB_WORKDIR, 'known_hosts'), path.join(workdir, 'known_hosts'));
+  for (const n of nodes) dirty.add(n.name);
   await Promise.all(nodes.map((n) => logSftp(labFile, n.name)));
   // sshd re-executes itself on reload: its port is closed for a moment.
   await Promise.all(
