@@ -53,6 +53,12 @@ async function workflowTimes(client: Client, id: string): Promise<WorkflowTimes>
   return { id, start: at(events[0]!), end: at(events[events.length - 1]!), steps, children };
 }
 
+/**
+ * When a step's work began: a retried step (a poll waiting for keepalived's election, say) counts from its first
+ * attempt, since its attempts and the backoff between them are waiting for the host, not for the orchestration.
+ */
+const busyFrom = (s: StepTime) => (s.attempt > 1 ? s.scheduled : s.started);
+
 /** Total length of the union of intervals. */
 export function covered(intervals: [number, number][]): number {
   const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
@@ -100,14 +106,14 @@ export async function analyzeRun(client: Client, runId: string): Promise<RunAnal
   const gaps: RunAnalysis['gaps'] = [];
   for (const w of all) {
     // The waits between what a workflow runs: where orchestration (not remote work) takes the time.
-    const busy = [...w.steps.map((x) => ({ label: x.name, from: x.started, to: x.closed })), ...w.children.map((c) => ({ label: `child ${c.id.slice(runId.length)}`, from: c.initiated, to: c.closed }))].sort((a, b) => a.from - b.from);
+    const busy = [...w.steps.map((x) => ({ label: x.name, from: busyFrom(x), to: x.closed })), ...w.children.map((c) => ({ label: `child ${c.id.slice(runId.length)}`, from: c.initiated, to: c.closed }))].sort((a, b) => a.from - b.from);
     let cursor = w.start;
     let after = 'start';
     for (const b of [...busy, { label: 'end', from: w.end, to: w.end }]) {
       if (b.from > cursor) gaps.push({ workflow: w.id.slice(runId.length) || '(run)', after, before: b.label, ms: b.from - cursor });
       if (b.to >= cursor) (cursor = b.to), (after = b.label);
     }
-    idleMs += w.end - w.start - covered([...w.steps.map((s): [number, number] => [s.started, s.closed]), ...w.children.map((c): [number, number] => [c.initiated, c.closed])]);
+    idleMs += w.end - w.start - covered([...w.steps.map((s): [number, number] => [busyFrom(s), s.closed]), ...w.children.map((c): [number, number] => [c.initiated, c.closed])]);
     steps += w.steps.length + w.children.length;
   }
   // The run's first wait: its first workflow task, which waits for the CLI's in-process worker to come up.
