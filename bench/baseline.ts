@@ -60,7 +60,7 @@ function nodeScript(spec: BaselineSpec, node: LabNode): string {
       `mkdir -p ${dir} && tar -C ${dir} --no-same-owner --exclude harbor/harbor.yml.tmpl -xzf harbor.tgz`,
       `mkdir -p "$(sed -n 's/^data_volume: *//p' ${dir}/harbor/harbor.yml)"`,
       `cd ${dir}/harbor && ./install.sh >/dev/null`,
-      `for i in $(seq 180); do h=$(curl -s --max-time 5 --cacert ${ca} https://${node.address}/api/v2.0/health || true); case "$h" in *'"healthy"'*) case "$h" in *unhealthy*) ;; *) break ;; esac ;; esac; sleep 1; done`,
+      `ok=; for i in $(seq 180); do h=$(curl -s --max-time 5 --cacert ${ca} https://${node.address}/api/v2.0/health || true); case "$h" in *'"healthy"'*) case "$h" in *unhealthy*) ;; *) ok=1; break ;; esac ;; esac; sleep 1; done; [ -n "$ok" ] || { echo "Harbor not healthy: $h" >&2; exit 1; }`,
     );
   }
   if (spec.vip) lines.push('docker load -i /root/bench/keepalived.tgz >/dev/null', 'systemctl start kk-keepalived.service');

@@ -62,12 +62,12 @@ async function main(): Promise<void> {
     const ctx: BenchContext = { labFile, workdir, binaryDir: binary.dir, scratch, log };
 
     // CLI start, from dist/.
-    const cli = cliStart(quick ? 3 : 10);
+    const cli = cliStart(quick ? 3 : 5);
     figures.push(figure('cli.config', '`kk config` start (dist/, median)', cli.config, 'ms', { op: '<=', bound: 300 }));
     figures.push(figure('cli.help', '`kk --help` start (dist/, median)', cli.help, 'ms'));
 
     // The SSH layer's upload against ssh+cat on the same link.
-    const tp = await uploadThroughput(labFile.nodes[0]!, scratch, quick ? 32e6 : 256e6, quick ? 1 : 3);
+    const tp = await uploadThroughput(labFile.nodes[0]!, scratch, quick ? 32e6 : 128e6, quick ? 1 : 3);
     details.throughput = tp;
     figures.push(figure('ssh.cat', `\`ssh HOST 'cat > FILE'\` (${(tp.bytes / 1e6).toFixed(0)} MB)`, tp.cat, 'bytes/s'));
     figures.push(figure('ssh.kk', "kk's upload (SFTP, sha256 both ends, move)", tp.kk, 'bytes/s'));
