@@ -48,7 +48,9 @@ export async function freshNodes(labFile: LabFile, nodes: LabNode[], workdir: st
   await Promise.all(
     reset.map(async (n) => {
       dirty.delete(n.name);
-      const r = await lab(['reset', n.name]);
+      // Six nodes booting at once on a loaded machine may outlast the lab's boot wait: one more try.
+      let r = await lab(['reset', n.name]);
+      if (r.code !== 0) r = await lab(['reset', n.name]);
       if (r.code !== 0) throw new Error(`lab reset ${n.name} failed: ${r.stderr}`);
     }),
   );
