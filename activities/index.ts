@@ -220,7 +220,8 @@ export function createActivities({ pool }: ActivityDeps) {
 
     /** Whether every artifact the install needs is where the configuration says (on this worker). */
     async checkArtifacts(needs: ArtifactNeed[]): Promise<ArtifactStatus[]> {
-      return checkArtifactFiles(needs);
+      // Hashing a 600 MB installer on a busy machine outlasts the heartbeat timeout: beat while it runs.
+      return withHeartbeat(() => checkArtifactFiles(needs));
     },
   };
 }
