@@ -12,6 +12,9 @@ import { registryConfig } from '../registry/render';
 import type { InitRegistryReport } from '../registry/types';
 import { kk } from './support/kk';
 import { lab, labInventory, labSsh, labUp, labVersion, onNode, resetNodes } from './support/lab';
+import { SUBNET_PREFIX } from '../lab/paths';
+/** The lab's subnet, escaped for a regular expression. */
+const NET = SUBNET_PREFIX.replace(/\./g, '\\.');
 
 /** `kk init registry` with image_registry.type=docker-registry on the lab: one node, HA on S3, re-run, configs. */
 let labFile: LabFile;
@@ -142,7 +145,7 @@ describe('kk init registry (docker-registry)', () => {
     assert.deepEqual(report.verification.pulledOn, ['node1', 'node2', 'node3']);
     const kv = labVersion(labFile, 'keepalived_version');
     const conf = await on('node2', `cat /opt/keepalived/${kv}/keepalived.conf`);
-    assert.match(conf, /unicast_peer \{\n\s+172\.30\.99\.11\n\s+172\.30\.99\.13\n\s+\}/);
+    assert.match(conf, new RegExp(`unicast_peer \\{\\n\\s+${NET}\\.11\\n\\s+${NET}\\.13\\n\\s+\\}`));
     assert.match(conf, /priority 140/);
     assert.doesNotMatch(conf, /virtual_router_id 31\b|k8s-test/);
     assert.match(conf, /script "\/etc\/keepalived\/kk-check-registry\.sh"/);
@@ -180,7 +183,7 @@ describe('kk init registry (docker-registry)', () => {
     assert.deepEqual(report.ha?.removed, ['node3']);
     assert.equal((await lab(['exec', 'node3', '--', 'sh', '-c', 'systemctl is-active kk-keepalived.service; ls /opt/keepalived 2>&1 | head -1'])).stdout.split('\n')[0], 'inactive');
     assert.match((await lab(['exec', 'node3', '--', 'sh', '-c', `ip -o addr | grep -c ' inet ${labFile.vip}/' || true`])).stdout.trim(), /^0$/);
-    assert.match(await on('node1', `cat /opt/keepalived/${labVersion(labFile, 'keepalived_version')}/keepalived.conf`), /unicast_peer \{\n\s+172\.30\.99\.12\n\s+\}/);
+    assert.match(await on('node1', `cat /opt/keepalived/${labVersion(labFile, 'keepalived_version')}/keepalived.conf`), new RegExp(`unicast_peer \\{\\n\\s+${NET}\\.12\\n\\s+\\}`));
   });
 
   it('a registry CA on the hosts from another work dir is not replaced without image_registry.rotate_ca', async () => {

@@ -14,9 +14,11 @@ import { sh } from '../activities/ssh/quote';
 import { sha256File } from '../activities/ssh/file-hash';
 import type { LabFile } from '../lab/lab-file';
 import { ensureRegistryPki } from '../pki';
-import { LAB_BINARY_DIR, PASSWORD_USER } from '../lab/paths';
+import { LAB_BINARY_DIR, PASSWORD_USER, SUBNET_PREFIX } from '../lab/paths';
 import { lab, labKnownHosts, labSsh, labUp, labVersion, resetNodes } from './support/lab';
 import { s3Request } from './support/s3';
+/** The lab's subnet, escaped for a regular expression. */
+const NET = SUBNET_PREFIX.replace(/\./g, '\\.');
 
 /** The lab's self-test: nodes, SSH, the free VIP, every artifact loaded and started in a node's Docker, every fault. */
 let labFile: LabFile;
@@ -79,7 +81,7 @@ describe('lab', () => {
   });
 
   it('the VIP is in the lab subnet and free', async () => {
-    assert.match(labFile.vip, /^172\.30\.99\.\d+$/);
+    assert.match(labFile.vip, new RegExp(`^${NET}\\.\\d+$`));
     for (const node of labFile.nodes) {
       const addrs = (await lab(['exec', node.name, '--', 'ip', '-o', 'addr'])).stdout;
       assert.ok(!addrs.includes(`${labFile.vip}/`), `${node.name} holds the VIP`);
@@ -181,7 +183,7 @@ describe('lab', () => {
 
   it('the S3 store accepts a put and a get with the lab keys, and refuses a wrong key', async () => {
     const s3 = labFile.s3!;
-    assert.match(s3.endpoint, /^http:\/\/172\.30\.99\.\d+:\d+$/);
+    assert.match(s3.endpoint, new RegExp(`^http://${NET}\\.\\d+:\\d+$`));
     const body = Buffer.from(`kk lab ${Date.now()}`);
     const put = await s3Request(s3, 'PUT', 'selftest/object.txt', body);
     assert.equal(put.status, 200, await put.text());

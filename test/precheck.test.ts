@@ -7,6 +7,9 @@ import type { LabFile } from '../lab/lab-file';
 import type { CheckResult, PrecheckReport } from '../precheck/types';
 import { kk } from './support/kk';
 import { lab, labUp, labVersion, resetNodes } from './support/lab';
+import { SUBNET_PREFIX } from '../lab/paths';
+/** The lab's subnet, escaped for a regular expression. */
+const NET = SUBNET_PREFIX.replace(/\./g, '\\.');
 
 /** `kk precheck image_registry` on the lab: a healthy lab passes; each fault fails exactly the check it should. */
 let labFile: LabFile;
@@ -92,7 +95,7 @@ describe('kk precheck image_registry', () => {
     const { code, report } = await precheck(ha('10.254.3.7'));
     assert.equal(code, 1);
     assert.deepEqual(failedPairs(report), ['node1:vip', 'node2:vip', 'node3:vip']);
-    assert.match(find(report, 'node1', 'vip')[0]!.message, /10\.254\.3\.7 is in no subnet of this host \(eth0 172\.30\.99\.11\/24\)/);
+    assert.match(find(report, 'node1', 'vip')[0]!.message, new RegExp(`10\\.254\\.3\\.7 is in no subnet of this host \\(eth0 ${NET}\\.11/24\\)`));
   });
 
   it('a free ha_vip in the subnet passes; one already in use fails', async () => {
@@ -174,7 +177,7 @@ describe('kk precheck image_registry', () => {
       const report = JSON.parse(resumed.stdout) as PrecheckReport;
       // Registry hosts probe each other's registry ports (never SSH between hosts): node3's was out of reach.
       assert.deepEqual(failedPairs(report), ['node1:connectivity', 'node2:connectivity']);
-      assert.match(find(report, 'node1', 'connectivity')[0]!.message, /cannot reach 172\.30\.99\.13:443/);
+      assert.match(find(report, 'node1', 'connectivity')[0]!.message, new RegExp(`cannot reach ${NET}\\.13:443`));
     } finally {
       if (!healed) await lab(['fault', 'node3', 'heal']);
     }
