@@ -7,6 +7,7 @@ import { ensureLabKey, ensureNetwork, ensureNode, existingNodes, passwordUserSec
 import { containerName, LAB_JSON, LAB_LABEL, NETWORK, nodeAddress } from './paths';
 import { log, runInherit } from './process';
 import { ensureS3 } from './s3';
+import { withUpLock } from './up-lock';
 import { ensureTemporalCluster, removeTemporalCluster, temporalClusterConfigured } from './temporal/cluster';
 
 const USAGE = `npm run lab -- COMMAND
@@ -102,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
       const i = rest.indexOf('--nodes');
       const count = i >= 0 ? Number(rest[i + 1]) : 3;
       if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error('--nodes takes 1 to 9');
-      await up(count, rest.includes('--temporal'));
+      await withUpLock(() => up(count, rest.includes('--temporal')));
       return 0;
     }
     case 'exec': {

@@ -68,7 +68,8 @@ export async function distributionBinary(): Promise<string> {
   const bin = path.join(ARTIFACT_CACHE, `registry-${DISTRIBUTION_VERSION}-${key}-linux-amd64`);
   if (fs.existsSync(bin)) return bin;
   log(`building distribution ${DISTRIBUTION_VERSION} from its Go module (a minute or two, once)`);
-  const src = path.join(CACHE_DIR, 'build', `distribution-${DISTRIBUTION_VERSION}`);
+  // A directory and output of this process's own: two builds at once (a test beside `lab up`) must not share them.
+  const src = path.join(CACHE_DIR, 'build', `distribution-${DISTRIBUTION_VERSION}-${process.pid}`);
   fs.rmSync(src, { recursive: true, force: true });
   fs.mkdirSync(path.join(src, 'letsencrypt'), { recursive: true });
   fs.writeFileSync(path.join(src, 'letsencrypt', 'letsencrypt.go'), LETSENCRYPT_STANDIN);
@@ -79,8 +80,8 @@ export async function distributionBinary(): Promise<string> {
   const env = goBuildEnv();
   await run(go, ['mod', 'tidy'], { env, cwd: src });
   await run(go, ['get', 'github.com/bshuster-repo/logrus-logstash-hook@v0.4.1'], { env, cwd: src });
-  await run(go, ['build', '-trimpath', '-ldflags', `-s -w -X github.com/docker/distribution/version.Version=v${DISTRIBUTION_VERSION}`, '-o', `${bin}.tmp`, '.'], { env, cwd: src });
-  fs.renameSync(`${bin}.tmp`, bin);
+  await run(go, ['build', '-trimpath', '-ldflags', `-s -w -X github.com/docker/distribution/version.Version=v${DISTRIBUTION_VERSION}`, '-o', `${bin}.${process.pid}.tmp`, '.'], { env, cwd: src });
+  fs.renameSync(`${bin}.${process.pid}.tmp`, bin);
   fs.rmSync(src, { recursive: true, force: true });
   return bin;
 }
