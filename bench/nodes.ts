@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { LabFile } from '../lab/lab-file';
 import { sshOk, type LabNode } from '../lab/nodes';
 import { LAB_WORKDIR } from '../lab/paths';
+import { parseHostAudit, SFTP_INFO_LOG } from '../lab/host-audit';
 import { KnownHosts } from '../activities/ssh/known-hosts';
 import { lab, labSsh } from '../test/support/lab';
 
@@ -40,7 +41,7 @@ export async function onNode(_labFile: LabFile, node: string, cmd: string, stdin
 
 /**
  * Fresh hosts for a first install (recreated from the lab's image, in parallel), each with sftp-server logging at
- * INFO: it logs `close "FILE" bytes read R written W` per file, the count of bytes every upload really sent.
+ * INFO (lab/host-audit.ts): the count of bytes every upload really sent.
  */
 export async function freshNodes(labFile: LabFile, nodes: LabNode[], workdir: string): Promise<void> {
   // Every node used since its last reset is reset too: a leftover keepalived would hold the VIP the next case needs.
@@ -71,7 +72,7 @@ export async function freshNodes(labFile: LabFile, nodes: LabNode[], workdir: st
 }
 
 async function logSftp(labFile: LabFile, node: string): Promise<void> {
-  await onNode(labFile, node, `sed -i 's|^Subsystem[[:space:]]\\+sftp[[:space:]].*|Subsystem sftp /usr/lib/openssh/sftp-server -l INFO|' /etc/ssh/sshd_config && systemctl reload ssh`);
+  await onNode(labFile, node, `${SFTP_INFO_LOG} && systemctl reload ssh`);
 }
 
 /** Bytes written over SFTP on these nodes since `sinceMs` (epoch ms), per file, from sftp-server's log. */
@@ -80,7 +81,7 @@ export async function sftpWritten(labFile: LabFile, nodes: LabNode[], sinceMs: n
   await Promise.all(
     nodes.map(async (n) => {
       const out = await onNode(labFile, n.name, `journalctl -q -o cat SYSLOG_IDENTIFIER=sftp-server --since @${(sinceMs / 1000).toFixed(3)} || true`);
-      for (const m of out.matchAll(/^close "(.*)" bytes read \d+ written (\d+)$/gm)) if (Number(m[2])) files.push({ node: n.name, file: m[1]!, bytes: Number(m[2]) });
+      for (const [file, bytes] of parseHostAudit(out).written) if (bytes) files.push({ node: n.name, file, bytes });
     }),
   );
   return { total: files.reduce((a, f) => a + f.bytes, 0), files };

@@ -61,8 +61,14 @@ export function buildProgram(h: Handlers, result: { code: number }): Command {
   };
   program
     .description('installs Harbor or the docker registry over SSH, as durable Temporal workflows (KubeKey-compatible)')
-    // The workflow build too: a run is carried on only by the build that started it (runtime/build-id.ts).
-    .version((require('../runtime/build-id') as typeof import('../runtime/build-id')).versionLine(), '-V, --version', "print kk's version and its workflow build")
+    // The workflow build too: a run is carried on only by the build that started it (runtime/build-id.ts). Hashing
+    // the workflow sources for it is done when asked, not at every start (commander's .version() takes a string).
+    .option('-V, --version', "print kk's version and its workflow build")
+    .on('option:version', () => {
+      const line = (require('../runtime/build-id') as typeof import('../runtime/build-id')).versionLine();
+      process.stdout.write(`${line}\n`);
+      throw new CommanderError(0, 'commander.version', line);
+    })
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({

@@ -3,6 +3,7 @@ import type { ResolvedConfig } from '../config/load';
 import { ConfigError } from '../config/errors';
 import type { RunMemo } from './follow';
 import { parkedHosts } from './parked';
+import { runRef } from './run-children';
 import { lazy } from '../runtime/lazy';
 import type { HostFix } from '../workflows/messages';
 
@@ -20,7 +21,7 @@ export interface ResumeOptions {
  * printed and makes the command exit 2.
  */
 export async function sendFixes(ctx: KkContext, runId: string, memo: RunMemo, options: ResumeOptions): Promise<{ count: number; inFlight: Set<string>; refused: () => boolean }> {
-  const { parked } = await parkedHosts(ctx.client, runId, memo.hosts, new Set(), memo.precheckHosts);
+  const { parked } = await parkedHosts(ctx.client, await runRef(ctx.client, runId), memo.hosts, new Set(), memo.precheckHosts);
   const inFlight = new Set<string>();
   let refused = false;
   if (!parked.length) return { count: 0, inFlight, refused: () => refused };

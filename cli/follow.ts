@@ -144,15 +144,17 @@ export async function follow(ctx: KkContext, handle: WorkflowHandle, memo: RunMe
   const foreign = description.status.name === 'RUNNING' ? otherBuild(handle.workflowId, memo) : undefined;
   if (foreign) throw new ConfigError([foreign]);
   const result = handle.result();
+  // The progress and the parked watch poll the run's children; which are this run's is decided by its start time.
+  const run = { id: handle.workflowId, started: description.startTime };
   const images = memo.images;
   const rows = images ? async () => (await lazy<typeof import('./images-progress')>(() => require('./images-progress'))).imageProgress(ctx.client, handle.workflowId, images) : undefined;
-  const progress = description.status.name === 'RUNNING' ? startProgressDisplay(ctx.client, handle.workflowId, memo.hosts, output, rows) : undefined;
+  const progress = description.status.name === 'RUNNING' ? startProgressDisplay(ctx.client, run, memo.hosts, output, rows) : undefined;
   const onInterrupt = () => {
     process.stderr.write(`\ninterrupted: the run stays where it is; continue it with: kk resume ${handle.workflowId}\n`);
     process.exit(130);
   };
   process.once('SIGINT', onInterrupt);
-  const watch = description.status.name === 'RUNNING' ? watchParked(ctx.client, handle.workflowId, memo.hosts, fixesInFlight, memo.precheckHosts) : undefined;
+  const watch = description.status.name === 'RUNNING' ? watchParked(ctx.client, run, memo.hosts, fixesInFlight, memo.precheckHosts) : undefined;
   try {
     // Ends when the run ends, or when it waits for people alone (parked hosts): then the command exits 3.
     const settled = Promise.race([result.then(() => undefined), watch?.parked ?? new Promise<never>(() => undefined)]);

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { ParkedHost } from '../workflows/messages';
 import { haWorkflowIdOf, nodeWorkflowIdOf, precheckNodeWorkflowIdOf } from '../workflows/steps';
-import { runChildren } from './run-children';
+import { runChildren, type RunRef } from './run-children';
 
 /** A parked host, with the workflow that waits for its fix. */
 export type ParkedAt = ParkedHost & { workflowId: string };
@@ -12,10 +12,11 @@ export type ParkedAt = ParkedHost & { workflowId: string };
  * (`<run>/precheck/node/<host>`). A host counts as busy while its current workflow runs unparked, or while work for
  * it is still to come (not started yet, or precheck done and its node not started).
  */
-export async function parkedHosts(client: Client, runId: string, hosts: string[], fixesInFlight: ReadonlySet<string> = new Set(), precheckHosts: string[] = []): Promise<{ parked: ParkedAt[]; busy: number }> {
+export async function parkedHosts(client: Client, run: RunRef, hosts: string[], fixesInFlight: ReadonlySet<string> = new Set(), precheckHosts: string[] = []): Promise<{ parked: ParkedAt[]; busy: number }> {
   let busy = 0;
   const parked: ParkedAt[] = [];
-  const ofThisRun = await runChildren(client, runId);
+  const runId = run.id;
+  const ofThisRun = runChildren(client, run);
   const describe = (id: string) => ofThisRun(id).then((d) => (d ? { id, d } : undefined), () => undefined);
   // An install's precheck ends only when every probe has: while it runs, no node work can start.
   const precheckRunning = precheckHosts.length > 0 && (await describe(`${runId}/precheck`))?.d.status.name === 'RUNNING';
@@ -46,12 +47,12 @@ export async function parkedHosts(client: Client, runId: string, hosts: string[]
  * Resolves when the run waits for people only: some hosts parked, none working. The command then says what to fix
  * and exits 3; the run stays where it is (no activity runs, no worker slot is held) until `kk resume`.
  */
-export function watchParked(client: Client, runId: string, hosts: string[], fixesInFlight?: ReadonlySet<string>, precheckHosts: string[] = [], everyMs = 2000): { parked: Promise<ParkedAt[]>; stop(): void } {
+export function watchParked(client: Client, run: RunRef, hosts: string[], fixesInFlight?: ReadonlySet<string>, precheckHosts: string[] = [], everyMs = 2000): { parked: Promise<ParkedAt[]>; stop(): void } {
   let stopped = false;
   const parked = new Promise<ParkedAt[]>((resolve) => {
     const tick = async () => {
       if (stopped) return;
-      const state = await parkedHosts(client, runId, hosts, fixesInFlight, precheckHosts).catch(() => ({ parked: [], busy: 1 }));
+      const state = await parkedHosts(client, run, hosts, fixesInFlight, precheckHosts).catch(() => ({ parked: [], busy: 1 }));
       if (state.parked.length && state.busy === 0) resolve(state.parked);
       else setTimeout(() => void tick(), everyMs);
     };

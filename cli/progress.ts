@@ -2,7 +2,7 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { decodeArrayFromPayloads, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { haWorkflowIdOf, nodeWorkflowIdOf, precheckNodeWorkflowIdOf, stepLabel } from '../workflows/steps';
-import { runChildren } from './run-children';
+import { runChildren, type RunRef } from './run-children';
 import { duration, hostDetail, type HostProgress } from './format';
 
 export type { HostProgress };
@@ -51,8 +51,9 @@ export async function closedFailure(client: Client, workflowId: string): Promise
  * Per-host state read from the server alone (each node workflow's status and pending activity), so it works with
  * no worker running: for `kk status` of a parked run as much as for live progress.
  */
-export async function hostProgress(client: Client, runId: string, hosts: readonly string[]): Promise<HostProgress[]> {
-  const ofThisRun = await runChildren(client, runId);
+export async function hostProgress(client: Client, run: RunRef, hosts: readonly string[]): Promise<HostProgress[]> {
+  const runId = run.id;
+  const ofThisRun = runChildren(client, run);
   return Promise.all(
     hosts.map(async (host): Promise<HostProgress> => {
       try {
@@ -103,11 +104,11 @@ export async function hostProgress(client: Client, runId: string, hosts: readonl
  */
 export function startProgressDisplay(
   client: Client,
-  runId: string,
+  run: RunRef,
   hosts: readonly string[],
   output: 'text' | 'json' = 'text',
   /** Rows other than one per host (a push: one per image). */
-  rowsOf: () => Promise<HostProgress[]> = () => hostProgress(client, runId, hosts),
+  rowsOf: () => Promise<HostProgress[]> = () => hostProgress(client, run, hosts),
 ): { stop(): Promise<void> } {
   // stdout carries the summary (JSON with --output json): plain lines go to stderr, beside the run's own messages.
   const tty = output === 'text' && Boolean(process.stdout.isTTY);

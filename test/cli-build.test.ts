@@ -82,6 +82,14 @@ describe('compiled CLI (dist/)', () => {
     assert.equal(JSON.parse(c.stdout).image_registry.type, 'docker-registry');
     assert.ok(c.fromDist, 'ran dist/cli/main.js');
     assert.deepEqual(c.loaded.filter((f) => HEAVY.test(f)), []);
+    // The workflow build is hashed only for the commands that need it (and -V), not at every start.
+    assert.ok(!c.loaded.includes(inImage('dist', 'runtime', 'build-id.js')), 'kk config hashed the workflow sources');
+
+    const v = kk(['--version']);
+    assert.equal(v.status, 0, v.stderr);
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(v.stdout, `kk ${version} (workflow build ${workflowBuildId()})\n`);
+    assert.ok(v.fromDist);
 
     const h = kk(['--help']);
     assert.equal(h.status, 0, h.stderr);

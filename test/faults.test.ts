@@ -57,11 +57,13 @@ const s3Set = () => {
   return `image_registry.docker_registry.storage.s3=${JSON.stringify({ accesskey: s.accesskey, secretkey: s.secretkey, region: s.region, bucket: s.bucket, regionendpoint: s.endpoint })}`;
 };
 
-const initArgs = (inv = inventory()) => [
-  'init', 'registry', '-i', inv, '--workdir', workdir, '--output', 'json',
+/** The run's configuration: the inventory and its --set values (init takes them, and kk resume -i as the fix). */
+const configArgs = (inv = inventory()) => [
+  '-i', inv,
   '--set', labFile.set['docker-registry'], '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`,
   '--set', `image_registry.ha_vip=${labFile.vip}`, '--set', s3Set(),
 ];
+const initArgs = (inv = inventory()) => ['init', 'registry', ...configArgs(inv), '--workdir', workdir, '--output', 'json'];
 
 const on = (node: string, cmd: string, stdin?: string) => onNode(labFile, node, cmd, stdin);
 const dockerTarball = () => {
@@ -269,7 +271,7 @@ describe('the fault suite', () => {
     await on('node3', 'systemctl stop kk-foreign-listener');
     const fixedDir = fs.mkdtempSync(path.join(dir, 'fixed-'));
     const fixed = labInventory(labFile, fixedDir, 'faults', NODES, { hosts: passwordHosts({ node2: 'Rotated-Password-2' }) });
-    const r = await kk([...resumeArgs, '-i', fixed, '--set', labFile.set['docker-registry'], '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`, '--set', `image_registry.ha_vip=${labFile.vip}`, '--set', s3Set()]);
+    const r = await kk([...resumeArgs, ...configArgs(fixed)]);
     const outcome = await sameAsUninterrupted(client, runId, since, cursors, r);
     matrix.push({ fault: 'password rotated on node2 and a foreign listener on node3:443, mid-run', outcome: `both parked (exit 3), fixed, kk resume -i: ${outcome}`, seconds: (Date.now() - since.getTime()) / 1000 });
   });
@@ -317,7 +319,7 @@ describe('the fault suite', () => {
     const r = await kk(initArgs(inventory('faults', { node2: 'Not-The-Password-2' })));
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /node2: .*SshAuthFailed/);
-    const fixed = await kk([...resumeArgs, '-i', inventory('faults'), '--set', labFile.set['docker-registry'], '--set', `binary_dir=${path.join(labFile.workdir, 'kubekey')}`, '--set', `image_registry.ha_vip=${labFile.vip}`, '--set', s3Set()]);
+    const fixed = await kk([...resumeArgs, ...configArgs(inventory('faults'))]);
     assert.equal(fixed.code, 0, `finished without parking again in the node work: ${fixed.stderr}`);
     matrix.push({ fault: "wrong password for node2 in the install's precheck, then kk resume -i", outcome: 'parked in precheck (exit 3); resumed with the fixed inventory, node work used it (exit 0)', seconds: (Date.now() - since.getTime()) / 1000 });
   });

@@ -74,11 +74,26 @@ async function missingBytes(plan: ImagePlan): Promise<number> {
 }
 
 /**
- * Images whose push activity completed (as the run's history says: an activity may complete just before the kill,
- * with no workflow task left to record it in the memo).
+ * The run's history once no workflow task is left in flight. While the killed worker held a workflow task, the
+ * server keeps the activities that complete meanwhile out of the history (buffered events), and writes them only when
+ * that task times out: read before that, an image pushed in full before the kill looks unfinished.
+ */
+async function settledHistory(client: Client, id: string) {
+  return waitFor('the killed worker\'s workflow task to time out', async () => {
+    const history = await client.workflow.getHandle(id).fetchHistory();
+    const tasks = (history.events ?? []).filter(
+      (e) => e.workflowTaskStartedEventAttributes || e.workflowTaskCompletedEventAttributes || e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes,
+    );
+    return tasks.at(-1)?.workflowTaskStartedEventAttributes ? undefined : history;
+  }, 60_000);
+}
+
+/**
+ * Images whose push activity completed (as the run's settled history says: an activity may complete just before the
+ * kill, with no workflow task left to record it in the memo).
  */
 async function finishedImages(client: Client, id: string): Promise<Set<string>> {
-  const history = await client.workflow.getHandle(id).fetchHistory();
+  const history = await settledHistory(client, id);
   const scheduled = new Map<string, string>();
   const done = new Set<string>();
   for (const e of history.events ?? []) {

@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import type { RunMemo } from '../cli/follow';
 import { hostProgress } from '../cli/progress';
+import { runRef } from '../cli/run-children';
 import { workflowBuildId } from '../runtime/build-id';
 import { freePort, startSshd, type TestSshd } from './support/sshd';
 import { kk, spawnKk, waitFor, workdirClient } from './support/kk';
@@ -128,7 +129,7 @@ describe('runs in one work dir', () => {
     const port = await freePort();
     const c = spawnKk(['facts', '-i', inventory('inv-c', { gone: { port, key: sshds.a!.clientKey } }), '--workdir', workdir]);
     const runC = await runOf('factsWorkflow', 'inv-c');
-    const pending = await waitFor('a failed attempt', async () => (await hostProgress(client, runC, ['gone']))[0]!.lastFailure, 30_000);
+    const pending = await waitFor('a failed attempt', async () => (await hostProgress(client, await runRef(client, runC), ['gone']))[0]!.lastFailure, 30_000);
     assert.match(pending, /gone .*cannot connect \(ECONNREFUSED\)/);
     assert.doesNotMatch(pending, /Encoded failure/);
     const rc = await c.done;

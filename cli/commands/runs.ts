@@ -172,7 +172,7 @@ async function readStatus(ctx: KkContext, id: string): Promise<RunStatus> {
   const { closedFailure, hostProgress } = await lazy<typeof import('../progress')>(() => require('../progress'));
   // A push has one row per image (its bytes, retries and outcome) instead of one per host.
   const images = memo.images;
-  const hosts = images ? await (await lazy<typeof import('../images-progress')>(() => require('../images-progress'))).imageProgress(ctx.client, id, images) : await hostProgress(ctx.client, id, memo.hosts);
+  const hosts = images ? await (await lazy<typeof import('../images-progress')>(() => require('../images-progress'))).imageProgress(ctx.client, id, images) : await hostProgress(ctx.client, { id, started: d.startTime }, memo.hosts);
   const failure = d.status.name === 'FAILED' ? await closedFailure(ctx.client, id) : undefined;
   const phase = (d.searchAttributes?.[KK_ATTRIBUTE_NAMES.phase]?.[0] as string | undefined) ?? null;
   return { run: id, type: d.type, command: memo.command, status: d.status.name.toLowerCase(), startTime: d.startTime, closeTime: d.closeTime ?? null, age: age(d.startTime), phase, failure, hosts };
