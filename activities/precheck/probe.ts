@@ -1,4 +1,4 @@
-import type { S3Access } from '../../precheck/types';
+import type { HostProbe, S3Access } from '../../precheck/types';
 import { raw, sh } from '../ssh/quote';
 
 export interface ProbeSpec {
@@ -63,14 +63,8 @@ function reachLine(address: string, port: number, label: string): string {
   return sh`out=$(timeout 3 bash -c ${raw(`'exec 3<>"$0"'`)} ${target} 2>&1); rc=$?; if [ $rc -eq 0 ]; then s=open; elif printf %s "$out" | grep -qi refused; then s=refused; else s=unreachable; fi; printf '%s %s\\n' ${label} "$s"`;
 }
 
-export interface ProbeOutput {
-  listening: number[];
-  portHolders: Record<string, string>;
-  reach: Record<string, 'open' | 'refused' | 'unreachable'>;
-  vip?: { answered: boolean; heldHere: boolean; keepalivedHere: boolean };
-  deployedCa: Record<string, string>;
-  nfsClient: boolean;
-}
+/** The part of a host's probe (precheck/types.ts) that the probe script's output gives. */
+export type ProbeOutput = Pick<HostProbe, 'listening' | 'portHolders' | 'reach' | 'vip' | 'deployedCa' | 'nfsClient'>;
 
 export function parseProbe(output: string, spec: ProbeSpec): ProbeOutput {
   const section = (name: string) => {

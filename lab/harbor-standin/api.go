@@ -726,12 +726,7 @@ func (a *app) policyByID(w http.ResponseWriter, r *http.Request, idText string) 
 		return
 	}
 	id, _ := strconv.ParseInt(idText, 10, 64)
-	idx := -1
-	for i, x := range a.st.Policies {
-		if x.ID == id {
-			idx = i
-		}
-	}
+	idx := indexByID(a.st.Policies, id, func(p *policy) int64 { return p.ID })
 	if idx < 0 {
 		apiError(w, 404, "NOT_FOUND", fmt.Sprintf("replication policy %s not found", idText))
 		return

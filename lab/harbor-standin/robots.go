@@ -96,13 +96,9 @@ func (a *app) robots(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if in.Secret != "" && !strongPassword(in.Secret) {
-			apiError(w, 400, "BAD_REQUEST", weakPassword)
+		secret, ok := chosenSecret(w, in.Secret)
+		if !ok {
 			return
-		}
-		secret := in.Secret
-		if secret == "" {
-			secret = randomSecret()
 		}
 		now := time.Now().UTC()
 		rb := &robot{ID: a.st.id("robot"), Name: in.Name, Description: in.Description, Level: in.Level, Disable: in.Disable, Duration: *in.Duration,
@@ -124,12 +120,7 @@ func (a *app) robotByID(w http.ResponseWriter, r *http.Request, idText string) {
 		return
 	}
 	id, _ := strconv.ParseInt(idText, 10, 64)
-	idx := -1
-	for i, rb := range a.st.Robots {
-		if rb.ID == id {
-			idx = i
-		}
-	}
+	idx := indexByID(a.st.Robots, id, func(rb *robot) int64 { return rb.ID })
 	if idx < 0 {
 		apiError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("robot %s not found", idText))
 		return
@@ -160,13 +151,9 @@ func (a *app) robotByID(w http.ResponseWriter, r *http.Request, idText string) {
 		if r.ContentLength != 0 && !decode(w, r, &in) {
 			return
 		}
-		if in.Secret != "" && !strongPassword(in.Secret) {
-			apiError(w, 400, "BAD_REQUEST", weakPassword)
+		secret, ok := chosenSecret(w, in.Secret)
+		if !ok {
 			return
-		}
-		secret := in.Secret
-		if secret == "" {
-			secret = randomSecret()
 		}
 		rb.SecretHash, rb.UpdateTime = hashSecret(secret), time.Now().UTC()
 		a.st.save()
@@ -178,4 +165,16 @@ func (a *app) robotByID(w http.ResponseWriter, r *http.Request, idText string) {
 	default:
 		apiError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method)
 	}
+}
+
+// chosenSecret is the secret asked for (Harbor refuses a weak one: answered here, false) or, when none is, a random one.
+func chosenSecret(w http.ResponseWriter, asked string) (string, bool) {
+	if asked == "" {
+		return randomSecret(), true
+	}
+	if !strongPassword(asked) {
+		apiError(w, 400, "BAD_REQUEST", weakPassword)
+		return "", false
+	}
+	return asked, true
 }

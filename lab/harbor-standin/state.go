@@ -214,3 +214,13 @@ func secretMatches(hash, secret string) bool {
 func harborTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
+
+// indexByID is the position of the element with this id, or -1.
+func indexByID[T any](xs []*T, id int64, idOf func(*T) int64) int {
+	for i, x := range xs {
+		if idOf(x) == id {
+			return i
+		}
+	}
+	return -1
+}
