@@ -12,18 +12,7 @@ node bin/build.js --if-stale
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-cat >"$tmp/inventory.yaml" <<'EOF'
-apiVersion: kubekey.kubesphere.io/v1
-kind: Inventory
-metadata: {name: tiny}
-spec:
-  hosts:
-    node1: {connector: {host: 10.0.0.11, user: root, password: secret}}
-  groups:
-    image_registry: {hosts: [node1]}
-  vars:
-    image_registry: {type: docker-registry}
-EOF
+cp test/fixtures/tiny-inventory.yaml "$tmp/inventory.yaml"
 
 node - "$N" "$tmp" <<'EOF'
 const { spawnSync } = require('node:child_process');

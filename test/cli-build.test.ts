@@ -16,17 +16,7 @@ import { workflowBuildId } from '../runtime/build-id';
 const ROOT = path.resolve(__dirname, '..');
 
 
-const INVENTORY = `apiVersion: kubekey.kubesphere.io/v1
-kind: Inventory
-metadata: {name: tiny}
-spec:
-  hosts:
-    node1: {connector: {host: 10.0.0.11, user: root, password: secret}}
-  groups:
-    image_registry: {hosts: [node1]}
-  vars:
-    image_registry: {type: docker-registry}
-`;
+const INVENTORY = fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'tiny-inventory.yaml'), 'utf8');
 
 // Preloaded into kk: writes every module it loaded to KK_PROBE_OUT when it exits.
 const PROBE = `process.on('exit', () => require('node:fs').writeFileSync(process.env.KK_PROBE_OUT, JSON.stringify(Object.keys(require.cache))));\n`;
