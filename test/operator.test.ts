@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runsTable } from '../cli/commands/runs';
+import { runsTable, statusText } from '../cli/commands/runs';
 import { age, table } from '../cli/format';
 import { AesGcmCodec } from '../runtime/codec';
 import { startCodecServer, type CodecServer } from '../runtime/codec-server';
@@ -170,6 +170,27 @@ describe('runs as a table', () => {
     );
     assert.equal(age(new Date(now - 45_000), now), '45s');
     assert.equal(table(['A', 'B'], [['x', 'y']]), 'A   B\nx   y\n');
+  });
+
+  it('kk status: the run with its hosts, then a row per host, or per image for a push', () => {
+    const run = { run: 'kk-artifact-images-lab-1', status: 'running', age: '2m', phase: null };
+    const push = statusText({
+      ...run,
+      hostNames: ['node1', 'node2'],
+      rows: 'images',
+      hosts: [
+        { host: 'docker.io/library/kk-hello:1.0', status: 'done' },
+        { host: 'docker.io/kubesphere/kk-padded:v1', status: 'running', step: 'pushImage', attempt: 2, elapsedMs: 3000 },
+      ],
+    });
+    const lines = push.split('\n');
+    // The run's row names its registry hosts; the images have rows of their own under IMAGE.
+    assert.match(lines[1]!, /^kk-artifact-images-lab-1 +running +2m +node1,node2 +-$/);
+    assert.match(lines[3]!, /^IMAGE +STATE +STEP +ELAPSED +RETRIES +DETAIL$/);
+    assert.match(lines[4]!, /^docker\.io\/library\/kk-hello:1\.0 +done +- +- +0$/);
+    assert.match(lines[5]!, /^docker\.io\/kubesphere\/kk-padded:v1 +running +push image +3s +1$/);
+    const init = statusText({ ...run, hostNames: ['node1'], rows: 'hosts', hosts: [{ host: 'node1', status: 'running', step: 'installDocker' }] });
+    assert.match(init, /\nHOST +STATE +STEP/);
   });
 
   it('names each step with its host, as the UI shows it', () => {
