@@ -15,7 +15,7 @@ import { sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
 import { refuseForeignUnit } from './registry';
 import { asRoot, clearPending, markPending, mustRun, putFile, refuseForeignListeners, restartPending } from './remote';
-import { executionVerdict, replicationRobotSpec, robotHasPermissions } from '../../registry/harbor/api';
+import { replicationRobotSpec, robotHasPermissions } from '../../registry/harbor/api';
 
 const execFileAsync = promisify(execFile);
 const SERVICE = 'harbor';
@@ -223,8 +223,7 @@ export async function backfillReplication(session: HostSession, input: HarborNod
   for (const policy of policies.filter((p) => p.name.startsWith('kk-push-to-'))) {
     // Decided by Harbor's state, not this run's: a policy with a finished manual execution was backfilled already
     // (events carry every later push), so a re-run starts none; a new policy (a node joined) gets one.
-    const done = (await api.listExecutions(policy.id, 100)).some((e) => e.trigger === 'manual' && executionVerdict(e) === 'succeeded');
-    if (done) continue;
+    if (await api.backfilled(policy.id)) continue;
     const id = await api.startExecution(policy.id);
     const outcome = await api.awaitExecution(id, { timeoutMs: 600_000, intervalMs: 2000 });
     if (!outcome.ok) {
