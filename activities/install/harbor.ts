@@ -205,7 +205,7 @@ export async function reconcileMesh(session: HostSession, input: HarborNodeInput
   const plan = planMesh(wanted, await readMeshState(api));
   if (plan.conflicts.length) throw hostFailure('CommandFailed', `${describeHost(session.target)}: replication objects with kk's names that kk did not create: ${plan.conflicts.join('; ')}; rename or remove them`);
   // Each peer's health first (Harbor refuses an endpoint whose peer is down): a deadline, then a retryable failure.
-  const applied = await applyMeshPlan(api, plan, wanted, { peerWait: { timeoutMs: PEER_WAIT_MS, intervalMs: 3000 } }).catch((err: unknown) => {
+  const applied = await applyMeshPlan(api, plan, wanted, { peerWait: { timeoutMs: PEER_WAIT_MS, intervalMs: 3000, signal } }).catch((err: unknown) => {
     if (err instanceof PeerNotReadyError) throw hostFailure('NotReady', `${describeHost(session.target)}: ${err.message}`);
     throw err;
   });

@@ -268,6 +268,8 @@ export interface PeerWait {
   /** Injected in tests; default setTimeout and Date.now. */
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
+  /** The activity's cancellation: the wait ends with it. */
+  signal?: AbortSignal;
 }
 
 /** A peer that did not answer Harbor's ping within the deadline; the message names it and its last answer. */
@@ -297,8 +299,10 @@ export async function waitPeerReady(api: HarborApi, peer: MeshPeer, wait: PeerWa
       if (r.ok) return;
       last = r.message;
     } catch (err) {
+      if (wait.signal?.aborted) throw err;
       last = (err as Error).message;
     }
+    wait.signal?.throwIfAborted();
     if (now() >= deadline) throw new PeerNotReadyError(peer.name, `peer ${peer.name} (${peer.url}) did not answer this node's Harbor within ${Math.round(wait.timeoutMs / 1000)}s; last answer: ${last}`);
     await sleep(wait.intervalMs ?? 2000);
   }
