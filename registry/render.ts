@@ -155,12 +155,28 @@ ${k.peers.map((p) => `    ${p.address}`).join('\n')}
 `;
 }
 
+/** Harbor's health endpoint: a keepalived check against it reads the body (see keepalivedCheckScript). */
+const HARBOR_HEALTH_PATH = /\/api\/v2\.0\/health$/;
+
 /**
  * The health check keepalived runs in its container (busybox sh and curl are in osixia/keepalived): this node's registry
- * answers over TLS verified with the CA, 200, or 401 once the registry requires authentication (a healthy answer too).
+ * answers over TLS verified with the CA. The docker registry's /v2/: 200, or 401 once it requires authentication (a
+ * healthy answer too). Harbor's /api/v2.0/health answers 200 even when unhealthy, so there the top-level status must
+ * say healthy: Go writes the JSON compact, and the top-level "status" is the object's first or last member (go-swagger
+ * orders it after "components"), while a component's status sits inside the array.
  */
 export function keepalivedCheckScript(k: Pick<KeepalivedSettings, 'healthUrl'>): string {
   const url = `'${k.healthUrl.replace(/'/g, `'\\''`)}'`;
+  if (HARBOR_HEALTH_PATH.test(k.healthUrl.split('?')[0]!)) {
+    return `#!/bin/sh
+# Written by kk: is this node's Harbor healthy? keepalived gives the VIP up when it is not.
+body=$(/usr/bin/curl -sS -f --max-time 3 --cacert ${KEEPALIVED_CONTAINER_CA} ${url}) || exit 1
+case "$body" in
+  '{"status":"healthy"'[,}]* | *[,{]'"status":"healthy"}') exit 0 ;;
+esac
+exit 1
+`;
+  }
   return `#!/bin/sh
 # Written by kk: is this node's registry healthy? keepalived gives the VIP up when it is not.
 code=$(/usr/bin/curl -sS --max-time 3 --cacert ${KEEPALIVED_CONTAINER_CA} -o /dev/null -w '%{http_code}' ${url}) || exit 1

@@ -125,6 +125,30 @@ describe('HarborApi against recorded answers', () => {
     assert.equal(sent.length, 2);
   });
 
+  it('backfilled: a succeeded manual execution is found by trigger=manual behind any number of event-based runs', async () => {
+    // A recorded execution as the template; one manual (oldest) and 150 event-based runs after it, as Harbor lists
+    // them: newest first, filtered by policy_id and trigger (plain query parameters in v2.10), paged by X-Total-Count.
+    const template = JSON.parse(executionFrom('replication_executions_list_poll_2').body) as HarborExecution;
+    const executions = (manualOk: boolean): HarborExecution[] =>
+      Array.from({ length: 151 }, (_, i) => ({ ...template, id: i + 1, policy_id: 1, trigger: i === 0 ? 'manual' : 'event_based', total: 1, succeed: i === 0 && !manualOk ? 0 : 1, failed: i === 0 && !manualOk ? 1 : 0, in_progress: 0 }));
+    const serve = (all: HarborExecution[], sent: HarborRequest[]) => async (req: HarborRequest): Promise<HarborResponse> => {
+      sent.push(req);
+      assert.equal(`${req.method} ${req.path}`, 'GET /api/v2.0/replication/executions');
+      const q = req.query ?? {};
+      const list = all.filter((e) => String(e.policy_id) === String(q.policy_id) && (q.trigger === undefined || e.trigger === q.trigger)).reverse();
+      const size = Number(q.page_size ?? 10);
+      const page = Number(q.page ?? 1);
+      return { status: 200, headers: { 'x-total-count': String(list.length) }, body: JSON.stringify(list.slice((page - 1) * size, page * size)) };
+    };
+    const sent: HarborRequest[] = [];
+    const api = new HarborApi(serve(executions(true), sent));
+    assert.equal((await api.listExecutions(1, 100)).some((e) => e.trigger === 'manual'), false, 'the newest 100 are all event-based');
+    sent.length = 0;
+    assert.equal(await api.backfilled(1), true);
+    assert.deepEqual(sent.map((r) => [r.query?.policy_id, r.query?.trigger]), [[1, 'manual']]);
+    assert.equal(await new HarborApi(serve(executions(false), [])).backfilled(1), false, 'a failed manual run is no backfill');
+  });
+
   it('awaitExecution gives up at its deadline, naming the counts', async () => {
     let t = 0;
     const { api } = stub([['GET /api/v2.0/replication/executions/4', executionFrom('replication_executions_list_poll_1')]]);

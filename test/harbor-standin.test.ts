@@ -179,6 +179,14 @@ describe('Harbor stand-in', () => {
     const start = await req(`${a.api}/api/v2.0/replication/executions`, { method: 'POST', body: { policy_id: policyId } });
     assert.equal(start.status, 201);
     assert.ok(await eventually(async () => (await req(`${b.api}/v2/kk/backfill/manifests/v1`, { headers: MANIFEST })).status === 200));
+
+    // Executions filter by trigger (and status) with plain query parameters, as Harbor v2.10's do.
+    const list = async (query: string) => JSON.parse((await req(`${a.api}/api/v2.0/replication/executions?policy_id=${policyId}&${query}`)).text) as { trigger: string; status: string }[];
+    assert.deepEqual((await list('trigger=manual')).map((e) => e.trigger), ['manual']);
+    const events = await list('trigger=event_based');
+    assert.ok(events.length >= 3 && events.every((e) => e.trigger === 'event_based'), JSON.stringify(events));
+    assert.ok(await eventually(async () => (await list('status=Failed')).length >= 1, (LAG_SECONDS + 5) * 1000), 'the deletion without delete rights, once its status caught up');
+    assert.ok((await list('status=Failed')).every((e) => e.status === 'Failed'));
   });
 
   it('the admin password changes through the API only (wrong old 403, weak or same 400); a restart does not reapply harbor_admin_password', async () => {

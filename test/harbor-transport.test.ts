@@ -10,7 +10,7 @@ import type { ExecOptions, HostSession } from '../activities/ssh/session';
 import type { HostTarget } from '../config/hosts';
 import { freePort } from '../runtime/dev-server';
 import { HarborApi, replicationRobotSpec } from '../registry/harbor/api';
-import { applyMeshPlan, planMesh, readMeshState, type MeshPeer } from '../registry/harbor/mesh';
+import { applyMeshPlan, PeerNotReadyError, planMesh, readMeshState, type MeshPeer } from '../registry/harbor/mesh';
 import { pushImage, startStandins, type StandinLab } from './support/harbor-standin';
 
 /**
@@ -114,5 +114,29 @@ describe('curl transport over a host session', () => {
     await applyMeshPlan(onA, removal, []);
     const left = await readMeshState(onA);
     assert.deepEqual([left.registries.length, left.policies.length], [0, 0]);
+  });
+
+  it("a peer's endpoint is written once the peer answers Harbor's ping; a peer that never does is named with its last answer", async () => {
+    const [a, b] = lab.sites as [StandinLab['sites'][0], StandinLab['sites'][0]];
+    const onA = apiFor(new LocalSession(target), a.httpsPort);
+    const peer: MeshPeer = { name: 'b', url: b.api, accessKey: 'admin', accessSecret: PASSWORD };
+    await b.stopCore();
+    const back = new Promise((r) => setTimeout(r, 3000)).then(() => b.startCore());
+    const started = Date.now();
+    try {
+      const applied = await applyMeshPlan(onA, planMesh([peer], await readMeshState(onA)), [peer], { peerWait: { timeoutMs: 30_000, intervalMs: 500 } });
+      assert.deepEqual(applied.map((x) => x.action.kind), ['createRegistry', 'createPolicy']);
+      assert.ok(Date.now() - started >= 2500, 'waited for the peer');
+    } finally {
+      await back;
+    }
+    await applyMeshPlan(onA, planMesh([], await readMeshState(onA)), []);
+
+    const never: MeshPeer = { name: 'gone', url: `https://127.0.0.1:${await freePort()}`, accessKey: 'admin', accessSecret: PASSWORD };
+    await assert.rejects(
+      applyMeshPlan(onA, planMesh([never], await readMeshState(onA)), [never], { peerWait: { timeoutMs: 2000, intervalMs: 500 } }),
+      (e: unknown) => e instanceof PeerNotReadyError && e.peer === 'gone' && /peer gone \(https:\/\/127\.0\.0\.1:\d+\) did not answer .* within 2s; last answer: POST \/api\/v2\.0\/registries\/ping: 500/.test(e.message) && !e.message.includes(PASSWORD),
+    );
+    assert.deepEqual((await readMeshState(onA)).registries, [], 'nothing written for a peer that never answered');
   });
 });

@@ -104,9 +104,21 @@ describe('kk init registry (Harbor)', () => {
     assert.match(yml, /^data_volume: \/var\/lib\/harbor\/data$/m);
     assert.match(yml, /^_version: /m, 'every key of the template kept');
     assert.equal((await on('node1', `stat -c %a /opt/harbor/${version}/harbor/harbor.yml`)).trim(), '600');
+    // No default password on the host: in any file (binary ones too: the installer tarball is gone after extraction),
+    // inside any tarball left under /opt/harbor (the images), or in any container's environment. The login user is
+    // root, so /root covers its ~/.kk-staging.
+    assert.equal((await on('node1', `ls /opt/harbor/${version}`)).split('\n').filter((f) => f.endsWith('.tgz')).length, 0, 'installer tarball removed');
+    const tarballs = (await on('node1', `find /opt/harbor -name '*.tgz' -o -name '*.tar.gz'`)).trim().split('\n').filter(Boolean);
+    assert.ok(tarballs.length > 0, 'the image tarball of the extracted installer is searched too');
+    const containers = (await on('node1', 'docker ps -aq')).trim().split('\n').filter(Boolean);
+    assert.ok(containers.length >= 2, `Harbor's containers: ${containers.join(' ')}`);
+    assert.ok(containers.every((c) => /^[0-9a-f]+$/.test(c)));
+    const env = await on('node1', `docker inspect --format '{{json .Config.Env}}' ${containers.join(' ')}`);
     for (const p of HARBOR_DEFAULT_PASSWORDS) {
-      const hits = await on('node1', sh`grep -rIl -- ${p} /opt/harbor /etc/systemd/system /etc/docker /var/lib/harbor 2>/dev/null || true`);
-      assert.equal(hits.trim(), '', `${p} found in: ${hits}`);
+      const files = await on('node1', sh`grep -rl -- ${p} /opt /etc /var/lib/kubekey /root /home /tmp /var/lib/harbor ~/.kk-staging 2>/dev/null || true`);
+      assert.equal(files.trim(), '', `${p} found in: ${files}`);
+      for (const t of tarballs) assert.equal((await on('node1', sh`tar -xzOf ${t} | grep -c -a -- ${p} || true`)).trim(), '0', `${p} inside ${t}`);
+      assert.ok(!env.includes(p), `${p} in a container's environment`);
     }
     assert.equal((await on('node1', 'systemctl is-enabled harbor.service')).trim(), 'enabled');
     // Data survives docker compose down and a restart.
@@ -136,6 +148,14 @@ describe('kk init registry (Harbor)', () => {
     // And back, so the generated password (kept in the work dir) is Harbor's again for the tests that follow.
     assert.equal((await init(inventory('single', ['node1']))).nodes[0]!.steps['registry.password'], 'changed');
     assert.equal((await login(old)).trim(), '200');
+  });
+
+  it('a re-run with harbor.service stopped starts it (and waits for its health) before using its API; nothing uploaded', async () => {
+    await on('node1', 'systemctl stop harbor.service');
+    const report = await init(inventory('single', ['node1']));
+    const steps = report.nodes[0]!.steps;
+    assert.deepEqual([steps['registry.upload'], steps['registry.extract'], steps['registry.password'], steps['registry.service'], steps.health], ['skipped', 'skipped', 'skipped', 'started', 'healthy']);
+    assert.equal((await on('node1', 'systemctl is-active harbor.service')).trim(), 'active');
   });
 
   it('two nodes behind the VIP: full mesh both ways, images held before are replicated to the new node', async () => {

@@ -108,6 +108,7 @@ describe('keepalived health-check script', () => {
   let server: https.Server;
   let port = 0;
   let answer = 200;
+  let harborBody = '';
   let dir = '';
   let caFile = '';
 
@@ -117,6 +118,11 @@ describe('keepalived health-check script', () => {
     caFile = path.join(dir, 'ca.crt');
     fs.writeFileSync(caFile, pki.caCert);
     server = https.createServer({ cert: pki.serverCert, key: pki.serverKey }, (req, res) => {
+      if (req.url === '/api/v2.0/health') {
+        res.statusCode = answer;
+        res.setHeader('content-type', 'application/json');
+        return res.end(harborBody);
+      }
       res.statusCode = req.url === '/v2/' ? answer : 404;
       res.end();
     });
@@ -154,6 +160,35 @@ describe('keepalived health-check script', () => {
     const otherCa = path.join(dir, 'other-ca.crt');
     fs.writeFileSync(otherCa, (await ensureRegistryPki(path.join(dir, 'other'), ['127.0.0.1'])).caCert);
     assert.notEqual(await check(`https://127.0.0.1:${port}/v2/`, otherCa), 0, 'TLS is verified with the CA');
+  });
+
+  it("Harbor: passes only when the top-level status is healthy (Harbor answers 200 when unhealthy), in either member order", async () => {
+    const url = `https://127.0.0.1:${port}/api/v2.0/health`;
+    const component = (name: string, status: string) => (status === 'healthy' ? { name, status } : { error: 'failed to check health: dial tcp [::1]:8080: connection refused', name, status });
+    const body = (overall: string, statusFirst: boolean, down?: string) => {
+      const components = ['core', 'jobservice', 'registry'].map((n) => component(n, n === down ? 'unhealthy' : 'healthy'));
+      // Real Harbor (go-swagger) writes "components" first; a hand-written server may write "status" first.
+      return `${JSON.stringify(statusFirst ? { status: overall, components } : { components, status: overall })}\n`;
+    };
+    answer = 200;
+    for (const statusFirst of [false, true]) {
+      harborBody = body('healthy', statusFirst);
+      assert.equal(await check(url), 0, harborBody);
+      harborBody = body('unhealthy', statusFirst, 'registry');
+      assert.notEqual(await check(url), 0, harborBody);
+      harborBody = body('unhealthy', statusFirst, 'core');
+      assert.notEqual(await check(url), 0, harborBody);
+    }
+    harborBody = '{"components":[{"name":"core","status":"healthy"}]}';
+    assert.notEqual(await check(url), 0, 'no top-level status');
+    harborBody = body('healthy', false);
+    answer = 500;
+    assert.notEqual(await check(url), 0, 'an error status');
+    answer = 401;
+    assert.notEqual(await check(url), 0, '401 is healthy only for the docker registry');
+    answer = 200;
+    assert.match(keepalivedCheckScript({ healthUrl: url }), /"status":"healthy"/);
+    assert.doesNotMatch(keepalivedCheckScript({ healthUrl: `https://127.0.0.1:${port}/v2/` }), /"status"/, 'the docker registry check is unchanged');
   });
 
   it('keeps a URL with shell characters as one argument', () => {

@@ -4,21 +4,24 @@ import { parseDocument } from 'yaml';
 import { describeHost } from '../../config/hosts';
 import { HarborApi } from '../../registry/harbor/api';
 import { HARBOR_PROJECT, HARBOR_UNIT, harborLayout } from '../../registry/harbor/layout';
-import { applyMeshPlan, planMesh, readMeshState, type MeshPeer } from '../../registry/harbor/mesh';
+import { applyMeshPlan, PeerNotReadyError, planMesh, readMeshState, type MeshPeer } from '../../registry/harbor/mesh';
 import { renderHarborYml } from '../../registry/harbor/render';
 import { composeUnit } from '../../registry/render';
 import type { HarborNodeInput } from '../../registry/types';
 import { curlTransport } from '../harbor/transport';
 import { hostFailure } from '../ssh/errors';
+import { sha256File } from '../ssh/file-hash';
 import { sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
 import { refuseForeignUnit } from './registry';
 import { asRoot, clearPending, markPending, mustRun, putFile, refuseForeignListeners, restartPending } from './remote';
-import { executionVerdict, replicationRobotSpec, robotHasPermissions } from '../../registry/harbor/api';
+import { replicationRobotSpec, robotHasPermissions } from '../../registry/harbor/api';
 
 const execFileAsync = promisify(execFile);
 const SERVICE = 'harbor';
 export const REPLICATION_ROBOT = 'kk-replicator';
+/** How long a node waits for a peer's Harbor to answer before writing its endpoint. */
+const PEER_WAIT_MS = 300_000;
 
 /** This node's Harbor API, reached with curl on the node itself (works where only SSH reaches the hosts). */
 export function nodeApi(session: HostSession, input: HarborNodeInput, login: { username: string; password: string }, signal?: AbortSignal): HarborApi {
@@ -31,31 +34,50 @@ export function nodeApi(session: HostSession, input: HarborNodeInput, login: { u
 const admin = (input: HarborNodeInput) => ({ username: 'admin', password: input.harbor.adminPassword });
 
 /**
- * Harbor on one node, the way Harbor documents it: the offline installer uploaded (resumable, skipped when present)
- * and extracted under /opt/harbor/<version>/ (without its harbor.yml.tmpl: kk renders harbor.yml from the template on
- * the worker, so Harbor's default passwords never reach the host), certificates where harbor.yml points, then
- * `install.sh` once. Later runs re-apply a changed harbor.yml with `prepare` and one restart; a changed admin password
- * goes through Harbor's API first (Harbor reads harbor_admin_password on its first start only). harbor.service starts
- * and stops the compose project at boot.
+ * Harbor on one node, the way Harbor documents it: the offline installer uploaded (resumable, hash-verified) and
+ * extracted under /opt/harbor/<version>/ without its harbor.yml.tmpl, then removed: only the extracted tree stays, with
+ * the installer's sha256 in `.kk-extracted`, so a re-run with the same installer uploads nothing and another installer
+ * is extracted again. kk renders harbor.yml from the template on the worker, so Harbor's default passwords never stay
+ * on the host. Certificates where harbor.yml points, then `install.sh` once. Later runs start a stopped harbor.service
+ * (and wait for its health) before anything talks to Harbor's API, re-apply a changed harbor.yml with `prepare` and
+ * one restart; a changed admin password goes through Harbor's API first (Harbor reads harbor_admin_password on its
+ * first start only). harbor.service starts and stops the compose project at boot.
  */
 export async function deployHarbor(session: HostSession, input: HarborNodeInput, installer: string, onProgress: (o: number, t: number) => void, signal: AbortSignal): Promise<Record<string, string>> {
   const layout = harborLayout(input.versions.registry);
   const steps: Record<string, string> = {};
   await refuseForeignUnit(session, HARBOR_UNIT);
-  const upload = await session.upload(installer, layout.installerTarball, { onProgress, signal });
-  steps.upload = upload.skipped ? 'skipped' : 'uploaded';
+  const sha256 = await sha256File(installer);
   const stamp = (await asRoot(session, sh`cat ${layout.extractedStamp} 2>/dev/null || true`, { timeoutMs: 30_000 })).stdout.trim();
-  if (stamp !== upload.sha256) {
+  const tree = (await asRoot(session, sh`test -x ${`${layout.installerDir}/install.sh`} && test -x ${`${layout.installerDir}/prepare`}`, { timeoutMs: 30_000 })).code === 0;
+  if (stamp === sha256 && tree) {
+    // Extracted from exactly this installer before; a tarball an interrupted run (or an older kk) left goes.
+    await mustRun(session, sh`rm -f -- ${layout.installerTarball}`, `removing ${layout.installerTarball}`);
+    steps.upload = 'skipped';
+    steps.extract = 'skipped';
+  } else {
+    // A retry after an interrupted transfer resumes it; one after a failed extraction finds the tarball in place.
+    const upload = await session.upload(installer, layout.installerTarball, { onProgress, signal, mode: 0o600 });
+    steps.upload = upload.skipped ? 'skipped' : 'uploaded';
     await mustRun(
       session,
-      sh`mkdir -p ${layout.dir} && tar -C ${layout.dir} --no-same-owner --exclude harbor/harbor.yml.tmpl -xzf ${layout.installerTarball} && printf '%s' ${upload.sha256} > ${layout.extractedStamp}`,
+      sh`mkdir -p ${layout.dir} && tar -C ${layout.dir} --no-same-owner --exclude harbor/harbor.yml.tmpl -xzf ${layout.installerTarball} && printf '%s' ${upload.sha256} > ${layout.extractedStamp} && rm -f -- ${layout.installerTarball}`,
       'extracting the Harbor installer',
       { timeoutMs: 600_000, signal },
     );
     steps.extract = 'extracted';
-  } else steps.extract = 'skipped';
+  }
 
+  const ports = input.plainHttp ? [input.harbor.httpPort] : [input.harbor.httpPort, input.harbor.httpsPort];
   const installed = (await asRoot(session, sh`test -f ${`/etc/systemd/system/${HARBOR_UNIT}`} && test -f ${layout.compose}`, { timeoutMs: 30_000 })).code === 0;
+  let started = false;
+  if (installed && !(await serviceActive(session))) {
+    // Restart from the running state: Harbor's API (the password check below) needs Harbor up.
+    await refuseForeignListeners(session, ports, 'Harbor');
+    await mustRun(session, `systemctl start ${HARBOR_UNIT}`, 'starting harbor.service', { timeoutMs: 300_000, signal });
+    await waitHarborHealthy(session, input, signal);
+    started = true;
+  }
   if (installed) steps.password = await applyAdminPassword(session, input, layout.harborYml, signal);
 
   const changed = [
@@ -67,7 +89,6 @@ export async function deployHarbor(session: HostSession, input: HarborNodeInput,
   steps.config = changed ? 'updated' : 'skipped';
   await mustRun(session, sh`mkdir -p ${input.harbor.dataDir}`, `creating ${input.harbor.dataDir}`);
 
-  const ports = input.plainHttp ? [input.harbor.httpPort] : [input.harbor.httpPort, input.harbor.httpsPort];
   if (!installed) {
     await refuseForeignListeners(session, ports, 'Harbor');
     await markPending(session, SERVICE);
@@ -85,14 +106,18 @@ export async function deployHarbor(session: HostSession, input: HarborNodeInput,
     await clearPending(session, SERVICE);
     steps.service = installed ? 'restarted' : 'installed';
   } else {
-    const active = (await asRoot(session, sh`systemctl is-active ${HARBOR_UNIT}`, { timeoutMs: 30_000 })).stdout.trim() === 'active';
+    const active = await serviceActive(session);
     if (!active) {
       await refuseForeignListeners(session, ports, 'Harbor');
       await mustRun(session, `systemctl enable ${HARBOR_UNIT} && systemctl start ${HARBOR_UNIT}`, 'starting harbor.service', { timeoutMs: 300_000, signal });
-    }
-    steps.service = active ? 'skipped' : 'started';
+    } else if (started) await mustRun(session, `systemctl enable ${HARBOR_UNIT}`, 'enabling harbor.service');
+    steps.service = active && !started ? 'skipped' : 'started';
   }
   return steps;
+}
+
+async function serviceActive(session: HostSession): Promise<boolean> {
+  return (await asRoot(session, sh`systemctl is-active ${HARBOR_UNIT}`, { timeoutMs: 30_000 })).stdout.trim() === 'active';
 }
 
 /** harbor.yml.tmpl read from the installer on this worker (the host never gets the template and its defaults). */
@@ -179,7 +204,11 @@ export async function reconcileMesh(session: HostSession, input: HarborNodeInput
   }));
   const plan = planMesh(wanted, await readMeshState(api));
   if (plan.conflicts.length) throw hostFailure('CommandFailed', `${describeHost(session.target)}: replication objects with kk's names that kk did not create: ${plan.conflicts.join('; ')}; rename or remove them`);
-  const applied = await applyMeshPlan(api, plan, wanted);
+  // Each peer's health first (Harbor refuses an endpoint whose peer is down): a deadline, then a retryable failure.
+  const applied = await applyMeshPlan(api, plan, wanted, { peerWait: { timeoutMs: PEER_WAIT_MS, intervalMs: 3000, signal } }).catch((err: unknown) => {
+    if (err instanceof PeerNotReadyError) throw hostFailure('NotReady', `${describeHost(session.target)}: ${err.message}`);
+    throw err;
+  });
   return applied.map((a) => `${a.action.kind} ${a.action.name}`);
 }
 
@@ -194,8 +223,7 @@ export async function backfillReplication(session: HostSession, input: HarborNod
   for (const policy of policies.filter((p) => p.name.startsWith('kk-push-to-'))) {
     // Decided by Harbor's state, not this run's: a policy with a finished manual execution was backfilled already
     // (events carry every later push), so a re-run starts none; a new policy (a node joined) gets one.
-    const done = (await api.listExecutions(policy.id, 100)).some((e) => e.trigger === 'manual' && executionVerdict(e) === 'succeeded');
-    if (done) continue;
+    if (await api.backfilled(policy.id)) continue;
     const id = await api.startExecution(policy.id);
     const outcome = await api.awaitExecution(id, { timeoutMs: 600_000, intervalMs: 2000 });
     if (!outcome.ok) {

@@ -253,17 +253,22 @@ func (a *app) executions(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		a.st.mu.Lock()
-		want := r.URL.Query().Get("policy_id")
+		// policy_id, trigger and status filter as in Harbor v2.10 (plain query parameters, not q=); status is the
+		// status the view shows, lag included (Harbor filters on the stored, periodically refreshed status too).
+		q := r.URL.Query()
+		want, trigger, status := q.Get("policy_id"), q.Get("trigger"), q.Get("status")
 		var list []*execution
 		for _, e := range a.st.Executions {
-			if want == "" || strconv.FormatInt(e.PolicyID, 10) == want {
+			if (want == "" || strconv.FormatInt(e.PolicyID, 10) == want) && (trigger == "" || e.Trigger == trigger) {
 				list = append(list, e)
 			}
 		}
 		sort.Slice(list, func(i, j int) bool { return list[i].ID > list[j].ID })
 		views := []map[string]any{}
 		for _, e := range list {
-			views = append(views, a.executionView(e))
+			if v := a.executionView(e); status == "" || v["status"] == status {
+				views = append(views, v)
+			}
 		}
 		a.st.mu.Unlock()
 		if page, ok := paginate(w, r, views); ok {

@@ -237,6 +237,15 @@ export class HarborApi {
     return this.json({ method: 'GET', path: `${API}/replication/executions`, query: { policy_id: policyId, page: 1, page_size: pageSize } });
   }
 
+  /**
+   * Whether a policy was backfilled: it has a manual execution that finished well (by its counts). Asked with
+   * Harbor's own `trigger=manual` filter over every page, so any number of event-based runs since cannot hide it.
+   */
+  async backfilled(policyId: number): Promise<boolean> {
+    const manual = await this.listAll<HarborExecution>(`${API}/replication/executions`, { policy_id: policyId, trigger: 'manual' });
+    return manual.some((e) => e.trigger === 'manual' && executionVerdict(e) === 'succeeded');
+  }
+
   listTasks(executionId: number): Promise<HarborTask[]> {
     return this.listAll<HarborTask>(`${API}/replication/executions/${executionId}/tasks`);
   }

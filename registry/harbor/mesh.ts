@@ -176,7 +176,7 @@ export interface AppliedAction {
  * Applies a plan through one node's API. A 409 on create means another run created it meanwhile: the existing
  * object is looked up by name and compared (updated when kk owns it), never duplicated.
  */
-export async function applyMeshPlan(api: HarborApi, plan: MeshPlan, peers: MeshPeer[]): Promise<AppliedAction[]> {
+export async function applyMeshPlan(api: HarborApi, plan: MeshPlan, peers: MeshPeer[], options: { peerWait?: PeerWait } = {}): Promise<AppliedAction[]> {
   const byName = new Map(peers.map((p) => [p.name, p]));
   const registryIds = new Map<string, number>();
   const done: AppliedAction[] = [];
@@ -213,6 +213,7 @@ export async function applyMeshPlan(api: HarborApi, plan: MeshPlan, peers: MeshP
         break;
       case 'createRegistry': {
         const peer = peerOf(action.peer);
+        if (options.peerWait) await waitPeerReady(api, peer, options.peerWait);
         let id: number;
         try {
           id = await api.createRegistry({ name: action.name, url: peer.url, type: 'harbor', insecure: peer.insecure ?? false, description: registryDescription(peer.name), credential: { accessKey: peer.accessKey, accessSecret: peer.accessSecret } });
@@ -228,6 +229,7 @@ export async function applyMeshPlan(api: HarborApi, plan: MeshPlan, peers: MeshP
         break;
       }
       case 'updateRegistry':
+        if (options.peerWait) await waitPeerReady(api, peerOf(action.peer), options.peerWait);
         await api.updateRegistry(action.id, flat(peerOf(action.peer)));
         registryIds.set(action.peer, action.id);
         done.push({ action, id: action.id });
@@ -258,6 +260,52 @@ export async function applyMeshPlan(api: HarborApi, plan: MeshPlan, peers: MeshP
     }
   }
   return done;
+}
+
+export interface PeerWait {
+  timeoutMs: number;
+  intervalMs?: number;
+  /** Injected in tests; default setTimeout and Date.now. */
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  /** The activity's cancellation: the wait ends with it. */
+  signal?: AbortSignal;
+}
+
+/** A peer that did not answer Harbor's ping within the deadline; the message names it and its last answer. */
+export class PeerNotReadyError extends Error {
+  constructor(
+    readonly peer: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PeerNotReadyError';
+  }
+}
+
+/**
+ * Waits until this node's Harbor reaches the peer with the credential it is to be saved with (POST /registries/ping,
+ * flat fields): Harbor pings a peer before saving its endpoint and refuses a down one (500 when its URL does not
+ * answer, 400 when its registry is down), so the endpoint is written only once the ping passes.
+ */
+export async function waitPeerReady(api: HarborApi, peer: MeshPeer, wait: PeerWait): Promise<void> {
+  const sleep = wait.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const now = wait.now ?? Date.now;
+  const deadline = now() + wait.timeoutMs;
+  for (;;) {
+    let last: string;
+    try {
+      const r = await api.pingRegistry({ name: meshRegistryName(peer.name), url: peer.url, type: 'harbor', insecure: peer.insecure ?? false, credential: { accessKey: peer.accessKey, accessSecret: peer.accessSecret } });
+      if (r.ok) return;
+      last = r.message;
+    } catch (err) {
+      if (wait.signal?.aborted) throw err;
+      last = (err as Error).message;
+    }
+    wait.signal?.throwIfAborted();
+    if (now() >= deadline) throw new PeerNotReadyError(peer.name, `peer ${peer.name} (${peer.url}) did not answer this node's Harbor within ${Math.round(wait.timeoutMs / 1000)}s; last answer: ${last}`);
+    await sleep(wait.intervalMs ?? 2000);
+  }
 }
 
 /** Reads a node's mesh state (every page) and plans against it. */

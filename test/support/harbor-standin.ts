@@ -26,6 +26,9 @@ export interface StandinSite {
   startRegistry(): Promise<void>;
   /** Restarts the stand-in itself (its state kept), with `harbor_admin_password` set to `adminPassword` in its config. */
   restartCore(adminPassword: string): Promise<void>;
+  /** Stops the stand-in itself (its API then does not answer), and starts it again on the same ports. */
+  stopCore(): Promise<void>;
+  startCore(): Promise<void>;
 }
 
 export interface StandinLab {
@@ -83,10 +86,16 @@ export async function startStandins(dir: string, names: string[], options: { pas
         await waitForPort(regPort);
       },
       async restartCore(adminPassword: string) {
+        await this.stopCore();
+        fs.writeFileSync(path.join(root, 'config.json'), JSON.stringify({ ...config, admin_password: adminPassword }));
+        await this.startCore();
+      },
+      async stopCore() {
         const exited = new Promise((r) => core.once('exit', r));
         core.kill();
         await exited;
-        fs.writeFileSync(path.join(root, 'config.json'), JSON.stringify({ ...config, admin_password: adminPassword }));
+      },
+      async startCore() {
         core = start(standin, serveArgs);
         await waitForPort(httpsPort);
       },
