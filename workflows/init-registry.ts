@@ -129,8 +129,10 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
   // In Harbor HA each node has its own storage: this push's manifest (by digest: the tag is the same every run, so
   // earlier probes would satisfy it) must reach every node's own Harbor through replication, within a fixed bound.
   const bound = { deadline: Date.now() + REPLICATION_BOUND_SECONDS * 1000, seconds: REPLICATION_BOUND_SECONDS };
-  await Promise.all(input.nodes.map((n) => install.pullProbe(n.host, image, credentials)));
-  const replicatedTo = replication ? await Promise.all(harborNodes.map(async (n) => (await install.waitHarborArtifact(n, VERIFY_REPOSITORY, digest, bound), n.host.name))) : undefined;
+  const [, replicatedTo] = await Promise.all([
+    Promise.all(input.nodes.map((n) => install.pullProbe(n.host, image, credentials))),
+    replication ? Promise.all(harborNodes.map(async (n) => (await install.waitHarborArtifact(n, VERIFY_REPOSITORY, digest, bound), n.host.name))) : undefined,
+  ]);
   return {
     endpoint: input.endpoint,
     precheck,
