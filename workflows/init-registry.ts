@@ -23,6 +23,21 @@ const install = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 
+/** Seconds from the probe's push within which every Harbor HA node must hold it (through replication). */
+export const REPLICATION_BOUND_SECONDS = 180;
+
+/**
+ * Waiting for the probe on each Harbor node: every attempt polls until the same deadline and a miss is final (the
+ * activity's own error names the bound); retries cover a lost connection, and the whole wait is capped at the bound
+ * plus a minute for the last answer, so no retry stretches it.
+ */
+const replicationWait = proxyActivities<Activities>({
+  startToCloseTimeout: (REPLICATION_BOUND_SECONDS + 60) * 1000,
+  scheduleToCloseTimeout: (REPLICATION_BOUND_SECONDS + 60) * 1000,
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+
 /** Waiting for keepalived to elect a holder: a poll, retried every few seconds for up to about a minute. */
 const poll = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -131,7 +146,7 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
   const bound = { deadline: Date.now() + REPLICATION_BOUND_SECONDS * 1000, seconds: REPLICATION_BOUND_SECONDS };
   const [, replicatedTo] = await Promise.all([
     Promise.all(input.nodes.map((n) => install.pullProbe(n.host, image, credentials))),
-    replication ? Promise.all(harborNodes.map(async (n) => (await install.waitHarborArtifact(n, VERIFY_REPOSITORY, digest, bound), n.host.name))) : undefined,
+    replication ? Promise.all(harborNodes.map(async (n) => (await replicationWait.waitHarborArtifact(n, VERIFY_REPOSITORY, digest, bound), n.host.name))) : undefined,
   ]);
   return {
     endpoint: input.endpoint,
@@ -143,9 +158,6 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
     verification: { image, digest, pushedFrom: input.nodes[0]!.host.name, pulledOn: input.nodes.map((n) => n.host.name), replicatedTo },
   };
 }
-
-/** Seconds from the probe's push within which every Harbor HA node must hold it (through replication). */
-export const REPLICATION_BOUND_SECONDS = 180;
 
 type MeshReport = Pick<InitRegistryReport, 'replication' | 'meshLeavers'>;
 
