@@ -208,7 +208,10 @@ describe('kk init registry (Harbor)', () => {
     for (const [host, steps] of Object.entries(report.ha!.steps)) for (const [step, value] of Object.entries(steps)) assert.equal(value, 'skipped', `${host} keepalived ${step}`);
     for (const [host, r] of Object.entries(report.replication!)) assert.deepEqual([r.robot, r.mesh, r.backfill], ['skipped', [], []], host);
     const audits = await Promise.all(NODES.map((n, i) => auditSince(labFile, n, cursors[i]!)));
-    for (const [i, audit] of audits.entries()) assert.equal(writtenTo(audit, /./), 0, `${NODES[i]}: bytes uploaded by a re-run`);
+    for (const [i, audit] of audits.entries()) {
+      assert.ok(audit.sessions > 0, `${NODES[i]}: sshd's journal shows the run's sessions`);
+      assert.equal(writtenTo(audit, /./), 0, `${NODES[i]}: bytes uploaded by a re-run`);
+    }
     assert.deepEqual(await Promise.all(NODES.map((n) => Promise.all(units.map((u) => started(n, u))))), since, 'no service restarted on any node');
     // The probe's tag is the same every run: replication is checked by this run's digest, on every node's own Harbor.
     assert.deepEqual(report.verification.replicatedTo, NODES);
