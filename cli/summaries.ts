@@ -100,8 +100,8 @@ function initRegistrySummary(report: InitRegistryReport, output: 'text' | 'json'
     }
   }
   for (const [host, removed] of Object.entries(report.meshLeavers?.cleared ?? {})) process.stdout.write(`  ${host} left the mesh: ${removed.length ? removed.join(', ') : 'nothing of kk\'s left there'}\n`);
-  for (const [host, why] of Object.entries(report.meshLeavers?.unreachable ?? {})) {
-    process.stdout.write(`  warning: ${host} left the mesh but was not cleared (${why}): delete its kk-push-to-* policies, kk-peer-* endpoints and robot$kk-replicator in its Harbor, or it goes on pushing into the others\n`);
+  if (report.meshLeavers?.unreachable?.length) {
+    process.stdout.write(`  warning: ${report.meshLeavers.unreachable.join(', ')} left the mesh but are not in the inventory: delete the kk-push-to-* policies, kk-peer-* endpoints and robot$kk-replicator in their Harbor, or they go on pushing into the others\n`);
   }
   const replicated = report.verification.replicatedTo ? `, present in ${report.verification.replicatedTo.join(', ')} through replication` : '';
   process.stdout.write(`verified: pushed ${report.verification.image} (${report.verification.digest}) from ${report.verification.pushedFrom}, pulled on ${report.verification.pulledOn.join(', ')}${replicated}\n`);

@@ -219,7 +219,7 @@ describe('Harbor mesh and verification plan (stubbed activities)', () => {
       env.client.workflow.execute(initRegistryWorkflow, { taskQueue: 'plan-mesh', workflowId: 'plan-mesh', args: [{ precheck, nodes, endpoint: '10.9.9.1' }] }),
     );
     assert.deepEqual(calls.filter((c) => c.startsWith('mesh')).sort(), ['mesh h1: h2 (new secret)', 'mesh h2: h1']);
-    assert.deepEqual(report.meshLeavers, { cleared: {}, unreachable: { h3: 'not in the inventory' } });
+    assert.deepEqual(report.meshLeavers, { cleared: {}, unreachable: ['h3'] });
     assert.ok(!calls.some((c) => c.startsWith('leave')), 'a leaver the inventory lacks is not reached');
     const awaited = calls.filter((c) => c.startsWith('await')).sort();
     assert.equal(awaited.length, 2);

@@ -194,17 +194,18 @@ async function harborMesh(input: InitRegistryInput, nodes: HarborNodeInput[]): P
 
 /**
  * Hosts that left the Harbor mesh: each one the inventory still has is reached with a remaining node's settings (the
- * same versions, ports and admin password) and cleared; one the inventory lacks, or that cannot be reached, is named
- * in a warning, because it goes on pushing into the remaining nodes.
+ * same versions, ports and admin password) and cleared, before the remaining nodes drop their endpoints to it (so a
+ * run that cannot clear it fails with the cause and the next run finds it again); one the inventory lacks is named in
+ * a warning, because it goes on pushing into the remaining nodes.
  */
 async function leaveMesh(input: InitRegistryInput, template: HarborNodeInput, leavers: string[]): Promise<NonNullable<InitRegistryReport['meshLeavers']>> {
   const cleared: Record<string, string[]> = {};
-  const unreachable: Record<string, string> = {};
+  const unreachable: string[] = [];
   await Promise.all(
     leavers.map(async (name) => {
       const host = input.precheck.hosts.find((h) => h.name === name);
       if (!host) {
-        unreachable[name] = 'not in the inventory';
+        unreachable.push(name);
         return;
       }
       try {
@@ -212,11 +213,15 @@ async function leaveMesh(input: InitRegistryInput, template: HarborNodeInput, le
       } catch (err) {
         if (isCancellation(err)) throw err;
         const cause = rootCause(err);
-        unreachable[name] = `${cause.type}: ${cause.message}`;
+        throw ApplicationFailure.create({
+          type: cause.type,
+          message: `${name} left image_registry, but its own replication (kk-push-to-* policies into the remaining nodes) could not be removed: ${cause.message}; fix that and run again, or take ${name} out of the inventory to go on with a warning`,
+          nonRetryable: true,
+        });
       }
     }),
   );
-  return { cleared, ...(Object.keys(unreachable).length && { unreachable }) };
+  return { cleared, ...(unreachable.length && { unreachable: unreachable.sort() }) };
 }
 
 /**
