@@ -2,13 +2,13 @@ import type { HostTarget } from '../config/hosts';
 import type { ArtifactNeed, ArtifactStatus, HostProbe } from '../precheck/types';
 import type { KeepalivedSettings } from '../registry/render';
 import type { HarborNodeInput, RegistryNodeInput } from '../registry/types';
-import { backfillReplication, deployHarbor, ensureHarborProject, ensureReplicationRobot, harborHasArtifact, reconcileMesh, waitHarborHealthy } from './install/harbor';
+import { backfillReplication, deployHarbor, ensureHarborProject, ensureReplicationRobot, harborHasArtifact, leaveMesh, meshPeerNames, reconcileMesh, waitHarborHealthy, type MeshPeerTarget, type ReplicationBound } from './install/harbor';
 import { downloadArtifact } from './artifacts/download';
 import { installCompose, installDocker } from './install/docker';
 import { Context } from '@temporalio/activity';
 import { deployKeepalived, holdsVip, readKeepalivedMembers, removeKeepalived, waitVipServes } from './install/keepalived';
 import { deployRegistry, trustCa, waitRegistryHealthy } from './install/registry';
-import { pullProbe, pushProbe, type RegistryCredentials } from './install/verify';
+import { pullProbe, pushProbe, type PushedProbe, type RegistryCredentials } from './install/verify';
 import type { HostSession } from './ssh/session';
 import { FACTS_SCRIPT, parseFacts } from './facts/gather';
 import { checkArtifactFiles } from './precheck/artifacts';
@@ -133,8 +133,18 @@ export function createActivities({ pool }: ActivityDeps) {
     },
 
     /** Harbor HA: this node's endpoints and push policies to every peer, reconciled by name. */
-    async reconcileReplicationMesh(input: HarborNodeInput, peers: { name: string; address: string }[]): Promise<string[]> {
+    async reconcileReplicationMesh(input: HarborNodeInput, peers: MeshPeerTarget[]): Promise<string[]> {
       return onHost(input.host, (s, _p, signal) => reconcileMesh(s, input, peers, signal));
+    },
+
+    /** Harbor: the peers this node's kk endpoints name, to find the nodes that left image_registry. */
+    async readMeshPeers(input: HarborNodeInput): Promise<string[]> {
+      return onHost(input.host, (s, _p, signal) => meshPeerNames(s, input, signal));
+    },
+
+    /** Harbor: a node that left image_registry drops its kk endpoints, push policies and replication robot. */
+    async leaveReplicationMesh(input: HarborNodeInput): Promise<string[]> {
+      return onHost(input.host, (s, _p, signal) => leaveMesh(s, input, signal));
     },
 
     /** Harbor HA: one manual run of each kk policy, so images already present reach every peer. */
@@ -147,8 +157,8 @@ export function createActivities({ pool }: ActivityDeps) {
     },
 
     /** Harbor HA verification: the image reached this node's own Harbor (through replication). */
-    async waitHarborArtifact(input: HarborNodeInput, repository: string, reference: string): Promise<string> {
-      return onHost(input.host, (s, _p, signal) => harborHasArtifact(s, input, repository, reference, signal));
+    async waitHarborArtifact(input: HarborNodeInput, repository: string, reference: string, bound?: ReplicationBound): Promise<string> {
+      return onHost(input.host, (s, _p, signal) => harborHasArtifact(s, input, repository, reference, signal, bound));
     },
 
     async deployKeepalived(host: HostTarget, settings: KeepalivedSettings, caCert: string, imageTarball: string): Promise<Record<string, string>> {
@@ -187,7 +197,7 @@ export function createActivities({ pool }: ActivityDeps) {
       return onHost(host, (s) => removeKeepalived(s));
     },
 
-    async pushProbe(host: HostTarget, endpoint: string, credentials?: RegistryCredentials): Promise<string> {
+    async pushProbe(host: HostTarget, endpoint: string, credentials?: RegistryCredentials): Promise<PushedProbe> {
       return onHost(host, (s, _p, signal) => pushProbe(s, endpoint, credentials, signal));
     },
 

@@ -99,8 +99,12 @@ function initRegistrySummary(report: InitRegistryReport, output: 'text' | 'json'
       process.stdout.write(`  ${host.padEnd(18)} robot ${r.robot}; ${mesh}${r.backfill.length ? `; backfilled ${r.backfill.join(', ')}` : ''}\n`);
     }
   }
+  for (const [host, removed] of Object.entries(report.meshLeavers?.cleared ?? {})) process.stdout.write(`  ${host} left the mesh: ${removed.length ? removed.join(', ') : 'nothing of kk\'s left there'}\n`);
+  if (report.meshLeavers?.unreachable?.length) {
+    process.stdout.write(`  warning: ${report.meshLeavers.unreachable.join(', ')} left the mesh but are not in the inventory: delete the kk-push-to-* policies, kk-peer-* endpoints and robot$kk-replicator in their Harbor, or they go on pushing into the others\n`);
+  }
   const replicated = report.verification.replicatedTo ? `, present in ${report.verification.replicatedTo.join(', ')} through replication` : '';
-  process.stdout.write(`verified: pushed ${report.verification.image} from ${report.verification.pushedFrom}, pulled on ${report.verification.pulledOn.join(', ')}${replicated}\n`);
+  process.stdout.write(`verified: pushed ${report.verification.image} (${report.verification.digest}) from ${report.verification.pushedFrom}, pulled on ${report.verification.pulledOn.join(', ')}${replicated}\n`);
   process.stdout.write(`registry ready at ${report.endpoint}\n`);
   return 0;
 }

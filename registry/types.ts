@@ -101,6 +101,11 @@ export interface InitRegistryReport {
   ha?: { vipHolder: string; steps: Record<string, Record<string, string>>; removed?: string[]; unreachableLeavers?: string[] };
   /** Harbor HA: per node, the replication robot, the mesh objects changed, and the backfill executions. */
   replication?: Record<string, { robot: string; mesh: string[]; backfill: string[] }>;
-  /** `replicatedTo`: Harbor HA nodes whose own Harbor holds the probe image (through replication). */
-  verification: { image: string; pushedFrom: string; pulledOn: string[]; replicatedTo?: string[] };
+  /**
+   * Harbor: hosts that left the mesh (named by a remaining node's kk endpoints). `cleared`: what kk removed on each
+   * (its endpoints, push policies and replication robot); `unreachable`: leavers not in the inventory, not cleared.
+   */
+  meshLeavers?: { cleared: Record<string, string[]>; unreachable?: string[] };
+  /** `digest`: the manifest this run pushed; `replicatedTo`: Harbor HA nodes whose own Harbor holds it (through replication). */
+  verification: { image: string; digest: string; pushedFrom: string; pulledOn: string[]; replicatedTo?: string[] };
 }

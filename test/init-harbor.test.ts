@@ -8,6 +8,7 @@ import type { LabFile } from '../lab/lab-file';
 import { HARBOR_DEFAULT_PASSWORDS } from '../registry/harbor/render';
 import type { InitRegistryReport } from '../registry/types';
 import { kk } from './support/kk';
+import { auditCursor, auditSince, enableHostAudit, writtenTo } from './support/host-audit';
 import { lab, labInventory, labUp, labVersion, onNode, resetNodes } from './support/lab';
 
 /**
@@ -67,6 +68,24 @@ async function waitArtifact(node: string, repo: string, tag: string, seconds = 6
   assert.fail(`${repo}:${tag} did not reach ${node} within ${seconds}s`);
 }
 
+const NODES = ['node1', 'node2', 'node3'];
+const started = (node: string, unit: string) => on(node, `systemctl show -p ActiveEnterTimestampMonotonic --value ${unit}`);
+
+/** Which node holds the VIP (none while keepalived elects). */
+async function vipHolder(): Promise<string | undefined> {
+  for (const n of NODES) if ((await lab(['exec', n, '--', 'sh', '-c', `ip -o addr | grep -q ' inet ${labFile.vip}/' && echo yes`])).stdout.trim() === 'yes') return n;
+  return undefined;
+}
+
+/** Every API object kk could create on a node: projects, endpoints, policies, robots. */
+const apiObjects = (node: string) => Promise.all(['projects', 'registries', 'replication/policies', 'robots'].map(async (what) => (await api(node, `/api/v2.0/${what}?page_size=100`)).body));
+
+/** kk's mesh objects on a node: endpoints, policies and its replication robot. */
+async function kkObjects(node: string): Promise<string[]> {
+  const robots = ((await api(node, '/api/v2.0/robots?page_size=100')).body as { name: string }[]).map((r) => r.name).filter((n) => n.includes('kk-'));
+  return [...(await names(node, 'registries')), ...(await names(node, 'replication/policies')), ...robots].filter((n) => n.includes('kk-'));
+}
+
 before(async () => {
   labFile = await labUp(3);
   version = labVersion(labFile, 'harbor_version');
@@ -79,11 +98,20 @@ after(async () => {
 });
 
 describe('kk init registry (Harbor)', () => {
-  it('a failing precheck changes nothing on any host', async () => {
-    const r = await kk(['init', 'registry', ...seedArgs(inventory('single', ['node1']), 'artifact.artifact_url.harbor.amd64=/nonexistent/harbor.tgz')]);
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stdout, /missing: \/nonexistent\/harbor\.tgz/);
-    assert.doesNotMatch((await lab(['exec', 'node1', '--', 'sh', '-c', 'ls /opt /usr/local/bin /etc/systemd/system'])).stdout, /harbor|dockerd|docker\.service/);
+  it('a failing precheck (a port held by another program on one node of three, HA) changes nothing on any host', async () => {
+    const scan = "find / -xdev \\( -path /proc -o -path /sys -o -path /run -o -path /tmp -o -path /var/log -o -path /dev \\) -prune -o -newer /tmp/kk-harbor-marker -print";
+    await lab(['exec', 'node2', '--', 'systemd-run', '--unit', 'kk-test-port', 'nc', '-lk', '443']);
+    try {
+      for (const n of NODES) await on(n, 'touch /tmp/kk-harbor-marker && sleep 1');
+      const r = await kk(['init', 'registry', ...seedArgs(inventory('ha3', NODES), `image_registry.ha_vip=${labFile.vip}`)]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /443 \(nc\) already in use/);
+      assert.match(r.stderr, /precheck failed; nothing was changed on any host/);
+      for (const n of NODES) assert.equal((await on(n, scan)).trim(), '', `${n}: files changed by a failed precheck`);
+      assert.doesNotMatch((await on('node1', 'ls /opt /usr/local/bin /etc/systemd/system')), /harbor|dockerd|docker\.service|keepalived/);
+    } finally {
+      await lab(['exec', 'node2', '--', 'systemctl', 'stop', 'kk-test-port']);
+    }
   });
 
   it('one node with the seed\'s command: installed, every component healthy, login/push/pull over TLS, no default password on the host', async () => {
@@ -127,11 +155,13 @@ describe('kk init registry (Harbor)', () => {
     await waitArtifact('node1', 'lab/app', tag);
   });
 
-  it('re-running one node uploads, installs and restarts nothing', async () => {
-    const started = await on('node1', 'systemctl show -p ActiveEnterTimestampMonotonic --value harbor.service');
+  it('re-running one node uploads, installs and restarts nothing, and creates no API object', async () => {
+    const since = await started('node1', 'harbor.service');
+    const objects = await apiObjects('node1');
     const report = await init(inventory('single', ['node1']));
     for (const [step, value] of Object.entries(report.nodes[0]!.steps)) if (step !== 'health') assert.equal(value, 'skipped', step);
-    assert.equal(await on('node1', 'systemctl show -p ActiveEnterTimestampMonotonic --value harbor.service'), started);
+    assert.equal(await started('node1', 'harbor.service'), since);
+    assert.deepEqual(await apiObjects('node1'), objects, 'projects, endpoints, policies and robots unchanged');
   });
 
   it('a changed admin password goes through Harbor\'s API, and harbor.yml follows with prepare and one restart', async () => {
@@ -171,51 +201,92 @@ describe('kk init registry (Harbor)', () => {
     assert.equal(registry.credential.access_key, 'robot$kk-replicator');
   });
 
-  it('growing to three nodes wires the third both ways and fills it; re-running creates no API object', async () => {
+  it('growing to three nodes wires the third both ways, fills it, and takes new pushes from both others', async () => {
     const tag = await pushUnique('node2', address('node2'), 'lab/before-grow');
-    await init(inventory('ha', ['node1', 'node2', 'node3']), `image_registry.ha_vip=${labFile.vip}`);
-    for (const n of ['node1', 'node2', 'node3']) {
-      const others = ['node1', 'node2', 'node3'].filter((o) => o !== n);
+    await init(inventory('ha', NODES), `image_registry.ha_vip=${labFile.vip}`);
+    for (const n of NODES) {
+      const others = NODES.filter((o) => o !== n);
       assert.deepEqual(await names(n, 'registries'), others.map((o) => `kk-peer-${o}`), n);
       assert.deepEqual(await names(n, 'replication/policies'), others.map((o) => `kk-push-to-${o}`), n);
     }
     await waitArtifact('node3', 'lab/before-grow', tag);
     await waitArtifact('node3', 'lab/before-ha', (((await api('node1', '/api/v2.0/projects/lab/repositories/before-ha/artifacts')).body as { tags: { name: string }[] }[])[0]!.tags[0]!.name));
-    // A push to one node reaches the other two (event-based).
-    const fresh = await pushUnique('node3', address('node3'), 'lab/after-grow');
-    for (const n of ['node1', 'node2']) await waitArtifact(n, 'lab/after-grow', fresh);
-
-    const before = await Promise.all(['node1', 'node2', 'node3'].map(async (n) => [(await api(n, '/api/v2.0/registries')).body, (await api(n, '/api/v2.0/replication/policies')).body, (await api(n, '/api/v2.0/robots')).body]));
-    const started = await on('node2', 'systemctl show -p ActiveEnterTimestampMonotonic --value harbor.service');
-    const report = await init(inventory('ha', ['node1', 'node2', 'node3']), `image_registry.ha_vip=${labFile.vip}`);
-    for (const node of report.nodes) for (const [step, value] of Object.entries(node.steps)) if (step !== 'health') assert.equal(value, 'skipped', `${node.host} ${step}`);
-    for (const [host, r] of Object.entries(report.replication!)) assert.deepEqual([r.robot, r.mesh, r.backfill], ['skipped', [], []], host);
-    const after = await Promise.all(['node1', 'node2', 'node3'].map(async (n) => [(await api(n, '/api/v2.0/registries')).body, (await api(n, '/api/v2.0/replication/policies')).body, (await api(n, '/api/v2.0/robots')).body]));
-    assert.deepEqual(after, before, 'no API object created or changed');
-    assert.equal(await on('node2', 'systemctl show -p ActiveEnterTimestampMonotonic --value harbor.service'), started);
+    // A push to any node reaches the other two (event-based): into the new node from both others, and out of it.
+    const fresh = await Promise.all(NODES.map((n) => pushUnique(n, address(n), `lab/after-grow-from-${n}`)));
+    await Promise.all(NODES.flatMap((from, i) => NODES.filter((n) => n !== from).map((n) => waitArtifact(n, `lab/after-grow-from-${from}`, fresh[i]!))));
   });
 
-  it('the VIP fails over and pulls through it still work', async () => {
+  it('re-running three nodes behind the VIP: no upload, no install, no restart, no new API object; this run\'s probe replicated by digest', async () => {
+    const previous = await Promise.all(NODES.map(async (n) => ((await api(n, '/api/v2.0/projects/kk-verify/repositories/probe/artifacts/latest')).body as { digest: string }).digest));
+    const before = await Promise.all(NODES.map(apiObjects));
+    const units = ['harbor.service', 'kk-keepalived.service', 'docker.service'];
+    const since = await Promise.all(NODES.map((n) => Promise.all(units.map((u) => started(n, u)))));
+    await enableHostAudit(labFile, NODES);
+    const cursors = await Promise.all(NODES.map((n) => auditCursor(labFile, n)));
+    const report = await init(inventory('ha', NODES), `image_registry.ha_vip=${labFile.vip}`);
+    for (const node of report.nodes) for (const [step, value] of Object.entries(node.steps)) if (step !== 'health') assert.equal(value, 'skipped', `${node.host} ${step}`);
+    for (const [host, steps] of Object.entries(report.ha!.steps)) for (const [step, value] of Object.entries(steps)) assert.equal(value, 'skipped', `${host} keepalived ${step}`);
+    for (const [host, r] of Object.entries(report.replication!)) assert.deepEqual([r.robot, r.mesh, r.backfill], ['skipped', [], []], host);
+    const audits = await Promise.all(NODES.map((n, i) => auditSince(labFile, n, cursors[i]!)));
+    for (const [i, audit] of audits.entries()) {
+      assert.ok(audit.sessions > 0, `${NODES[i]}: sshd's journal shows the run's sessions`);
+      assert.equal(writtenTo(audit, /./), 0, `${NODES[i]}: bytes uploaded by a re-run`);
+    }
+    assert.deepEqual(await Promise.all(NODES.map((n) => Promise.all(units.map((u) => started(n, u))))), since, 'no service restarted on any node');
+    // The probe's tag is the same every run: replication is checked by this run's digest, on every node's own Harbor.
+    assert.deepEqual(report.verification.replicatedTo, NODES);
+    assert.match(report.verification.digest, /^sha256:[0-9a-f]{64}$/);
+    assert.ok(!previous.includes(report.verification.digest), 'a new digest, not the previous run\'s probe');
+    for (const n of NODES) assert.equal((await api(n, `/api/v2.0/projects/kk-verify/repositories/probe/artifacts/${report.verification.digest}`)).status, 200, n);
+    const after = await Promise.all(NODES.map(apiObjects));
+    // The probe project's own counters move with the probe; every other object is as it was.
+    const withoutProbeCounts = (objects: unknown[][]) => JSON.parse(JSON.stringify(objects, (k, v) => (k === 'repo_count' || k === 'update_time' ? undefined : v)));
+    assert.deepEqual(withoutProbeCounts(after), withoutProbeCounts(before), 'no API object created or changed');
+  });
+
+  it('the VIP fails over, keepalived tracking Harbor\'s health, and pulls through it still work', async () => {
+    const kv = labVersion(labFile, 'keepalived_version');
+    for (const n of NODES) assert.match(await on(n, `cat /opt/keepalived/${kv}/check-registry.sh`), /https:\/\/127\.0\.0\.1:443\/api\/v2\.0\/health/, n);
     const tag = await pushUnique('node1', labFile.vip, 'lab/failover');
-    let holder: string | undefined;
-    for (const n of ['node1', 'node2', 'node3']) if ((await lab(['exec', n, '--', 'sh', '-c', `ip -o addr | grep -q ' inet ${labFile.vip}/' && echo yes`])).stdout.trim() === 'yes') holder = n;
-    assert.ok(holder);
-    const survivor = ['node1', 'node2', 'node3'].find((n) => n !== holder)!;
+    const holder = await vipHolder();
+    assert.ok(holder, 'a node holds the VIP');
+    const survivor = NODES.find((n) => n !== holder)!;
     // Each node has its own storage: the image must have been replicated before its holder goes away.
     await waitArtifact(survivor, 'lab/failover', tag);
     await on(survivor, sh`docker login -u admin --password-stdin ${labFile.vip} >/dev/null`, adminPassword());
     assert.equal((await lab(['fault', holder!, 'stop'])).code, 0);
     try {
+      let moved: string | undefined;
+      for (let i = 0; i < 40 && (!moved || moved === holder); i++) {
+        moved = await vipHolder().catch(() => undefined);
+        if (!moved || moved === holder) await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.ok(moved && moved !== holder, `the VIP moved from ${holder} (now ${moved})`);
       await on(survivor, sh`for i in $(seq 40); do docker pull ${`${labFile.vip}/lab/failover:${tag}`} >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1`);
     } finally {
       assert.equal((await lab(['fault', holder!, 'start'])).code, 0);
     }
   });
 
-  it('shrinking back to two removes the third node\'s endpoints and policies from the others', async () => {
-    for (const n of ['node1', 'node2', 'node3']) for (let i = 0; i < 60 && (await api(n, '/api/v2.0/health').catch(() => ({ status: 0 }))).status !== 200; i++) await new Promise((r) => setTimeout(r, 1000));
-    await init(inventory('ha', ['node1', 'node2']), `image_registry.ha_vip=${labFile.vip}`);
-    assert.deepEqual(await names('node1', 'registries'), ['kk-peer-node2']);
-    assert.deepEqual(await names('node2', 'replication/policies'), ['kk-push-to-node1']);
+  it('shrinking back to two: the mesh is exactly the two nodes\', the leaver drops its own, and a changed robot secret reaches the peer\'s endpoint', async () => {
+    for (const n of NODES) for (let i = 0; i < 60 && (await api(n, '/api/v2.0/health').catch(() => ({ status: 0 }))).status !== 200; i++) await new Promise((r) => setTimeout(r, 1000));
+    // node2's robot gets another secret behind kk's back (Harbor hides secrets: node1's endpoint cannot show the drift).
+    const robot = ((await api('node2', '/api/v2.0/robots?page_size=100')).body as { id: number; name: string }[]).find((r) => r.name === 'robot$kk-replicator')!;
+    await on('node2', `curl -sS -f -K - --cacert /opt/harbor/${version}/ssl/ca.crt -X PATCH -H 'Content-Type: application/json' -d '{"secret":"Elsewhere9Secret"}' -o /dev/null https://127.0.0.1/api/v2.0/robots/${robot.id}`, `user = "admin:${adminPassword()}"\n`);
+    const report = await init(inventory('ha', ['node1', 'node2']), `image_registry.ha_vip=${labFile.vip}`);
+    for (const n of ['node1', 'node2']) {
+      const peer = n === 'node1' ? 'node2' : 'node1';
+      assert.deepEqual(await names(n, 'registries'), [`kk-peer-${peer}`], n);
+      assert.deepEqual(await names(n, 'replication/policies'), [`kk-push-to-${peer}`], n);
+    }
+    assert.deepEqual(report.ha!.removed, ['node3']);
+    assert.deepEqual(Object.keys(report.meshLeavers!.cleared), ['node3']);
+    assert.equal(report.meshLeavers!.unreachable, undefined);
+    assert.deepEqual(await kkObjects('node3'), [], 'node3 keeps no kk endpoint, policy or robot: it pushes into the others no more');
+    // The secret kk keeps was set on node2 again, and node1's endpoint to node2 was rewritten with it.
+    assert.equal(report.replication!.node2!.robot, 'secret set');
+    assert.ok(report.replication!.node1!.mesh.includes('updateRegistry kk-peer-node2'), JSON.stringify(report.replication));
+    const tag = await pushUnique('node1', address('node1'), 'lab/after-shrink');
+    await waitArtifact('node2', 'lab/after-shrink', tag);
   });
 });

@@ -9,7 +9,8 @@ import type { HostTarget } from '../config/hosts';
 import type { DockerRegistryNodeInput, HarborNodeInput, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
 import { kkDataConverter } from '../runtime/data-converter';
 import { workflowBundle } from '../worker/bundle';
-import { keepalivedNodeWorkflow, registryNodeWorkflow } from '../workflows/init-registry';
+import { initRegistryWorkflow, keepalivedNodeWorkflow, REPLICATION_BOUND_SECONDS, registryNodeWorkflow } from '../workflows/init-registry';
+import type { PrecheckInput } from '../precheck/types';
 import { fixHostUpdate, parkedQuery, type ParkedHost } from '../workflows/messages';
 
 /**
@@ -156,5 +157,77 @@ describe('registry node plan (stubbed activities)', () => {
     assert.deepEqual(result.steps, { service: 'started' });
     assert.equal(result.fixedHost?.password, 'new-password');
     assert.deepEqual(calls, ['deployKeepalived as old-password', 'deployKeepalived as new-password']);
+  });
+});
+
+describe('Harbor mesh and verification plan (stubbed activities)', () => {
+  const node = (name: string, address: string): HarborNodeInput => ({ ...harborNode, host: { ...host, name, address, password: 'ok' }, address, trustNames: [address] });
+  const nodes = [node('h1', '10.9.9.1'), node('h2', '10.9.9.2')];
+  // No host to probe (the nodes' steps are stubbed): the configuration's checks pass, so the install goes on.
+  const precheck: PrecheckInput = {
+    hosts: [],
+    rotateCa: false,
+    registryHosts: ['h1', 'h2'],
+    controlPlaneHosts: [],
+    nfsHosts: [],
+    type: 'harbor',
+    versions: { docker: '24.0.7', docker_compose: 'v2.20.3', harbor: 'v2.10.1' },
+    registryPorts: [443],
+    storage: { driver: 'filesystem', missingFields: [], drivers: [] },
+    thresholds: { minMemoryMb: 1, minControlPlaneCpus: 1, minDataDiskGb: 1, maxClockSkewSeconds: 60 },
+    artifactsByArch: {},
+    artifactErrors: {},
+  };
+
+  it("a peer whose robot secret was set has it rewritten on the others; a leaver not in the inventory is named; the probe's digest is awaited on every node within the bound", async () => {
+    const calls: string[] = [];
+    const activities: Partial<Activities> = {
+      ...stubs([]),
+      async checkArtifacts() {
+        return [];
+      },
+      async readMeshPeers(input: HarborNodeInput) {
+        return input.host.name === 'h1' ? ['h2', 'h3'] : ['h1'];
+      },
+      async ensureReplicationRobot(input: HarborNodeInput) {
+        return input.host.name === 'h2' ? 'secret set' : 'skipped';
+      },
+      async leaveReplicationMesh(input: HarborNodeInput) {
+        calls.push(`leave ${input.host.name}`);
+        return [];
+      },
+      async reconcileReplicationMesh(input: HarborNodeInput, peers) {
+        calls.push(`mesh ${input.host.name}: ${peers.map((p) => `${p.name}${p.secretChanged ? ' (new secret)' : ''}`).join(', ')}`);
+        return [];
+      },
+      async backfillReplication() {
+        return [];
+      },
+      async ensureHarborProject() {
+        return 'skipped';
+      },
+      async pushProbe(_host: HostTarget, endpoint: string) {
+        return { image: `${endpoint}/kk-verify/probe:latest`, digest: `sha256:${'a'.repeat(64)}` };
+      },
+      async pullProbe() {},
+      async waitHarborArtifact(input: HarborNodeInput, repository: string, reference: string, bound) {
+        calls.push(`await ${input.host.name} ${repository}@${reference} within ${bound?.seconds}s, ${Math.round(((bound?.deadline ?? 0) - Date.now()) / 1000)}s left`);
+        return reference;
+      },
+    };
+    const report = await (await worker('plan-mesh', activities)).runUntil(() =>
+      env.client.workflow.execute(initRegistryWorkflow, { taskQueue: 'plan-mesh', workflowId: 'plan-mesh', args: [{ precheck, nodes, endpoint: '10.9.9.1' }] }),
+    );
+    assert.deepEqual(calls.filter((c) => c.startsWith('mesh')).sort(), ['mesh h1: h2 (new secret)', 'mesh h2: h1']);
+    assert.deepEqual(report.meshLeavers, { cleared: {}, unreachable: ['h3'] });
+    assert.ok(!calls.some((c) => c.startsWith('leave')), 'a leaver the inventory lacks is not reached');
+    const awaited = calls.filter((c) => c.startsWith('await')).sort();
+    assert.equal(awaited.length, 2);
+    for (const [i, c] of awaited.entries()) {
+      const m = new RegExp(`^await h${i + 1} kk-verify/probe@sha256:a{64} within ${REPLICATION_BOUND_SECONDS}s, (\\d+)s left$`).exec(c);
+      assert.ok(m && Number(m[1]) > REPLICATION_BOUND_SECONDS - 30 && Number(m[1]) <= REPLICATION_BOUND_SECONDS, c);
+    }
+    assert.equal(report.verification.digest, `sha256:${'a'.repeat(64)}`);
+    assert.deepEqual(report.verification.replicatedTo, ['h1', 'h2']);
   });
 });

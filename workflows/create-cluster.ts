@@ -87,7 +87,7 @@ export async function createClusterWorkflow(input: CreateClusterInput): Promise<
   setPhase('verify');
   const harbor = action === 'foreign' ? [] : reg.nodes.filter((n): n is HarborNodeInput => n.type === 'harbor');
   await Promise.all(harbor.map((n) => install.ensureHarborProject(n, VERIFY_PROJECT)));
-  const image = await install.pushProbe(first.host, reg.endpoint, first.credentials);
+  const { image } = await install.pushProbe(first.host, reg.endpoint, first.credentials);
 
   setPhase('cluster-nodes');
   const nodeInputs: ClusterNodeInput[] = input.clusterHosts.map((host) => ({

@@ -1,8 +1,9 @@
-import { ApplicationFailure, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { interfaceFor } from '../precheck/cidr';
 import { nodePaths } from '../registry/node-paths';
 import { VERIFY_PROJECT, VERIFY_REPOSITORY } from '../registry/verify';
+import { robotSecretChanged } from '../registry/harbor/mesh';
 import type { HarborNodeInput, InitRegistryInput, InitRegistryReport, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
 import { hostAddress, type HostTarget } from '../config/hosts';
 import type { KeepalivedSettings } from '../registry/render';
@@ -20,6 +21,21 @@ const install = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
+/** Seconds from the probe's push within which every Harbor HA node must hold it (through replication). */
+export const REPLICATION_BOUND_SECONDS = 180;
+
+/**
+ * Waiting for the probe on each Harbor node: every attempt polls until the same deadline and a miss is final (the
+ * activity's own error names the bound); retries cover a lost connection, and the whole wait is capped at the bound
+ * plus a minute for the last answer, so no retry stretches it.
+ */
+const replicationWait = proxyActivities<Activities>({
+  startToCloseTimeout: (REPLICATION_BOUND_SECONDS + 60) * 1000,
+  scheduleToCloseTimeout: (REPLICATION_BOUND_SECONDS + 60) * 1000,
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
 
 /** Waiting for keepalived to elect a holder: a poll, retried every few seconds for up to about a minute. */
@@ -115,7 +131,7 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
     ha = { vipHolder, steps, ...decommissioned };
   }
   const harborNodes = input.nodes.filter((n): n is HarborNodeInput => n.type === 'harbor');
-  const replication = harborNodes.length > 1 ? await harborMesh(harborNodes) : undefined;
+  const { replication, meshLeavers } = harborNodes.length ? await harborMesh(input, harborNodes) : {};
 
   // The machine running kk trusts the CA too, when it is in the inventory without being a registry host.
   if (input.localTrust) await install.trustRegistryCa(input.localTrust, input.nodes[0]!.trustNames, input.nodes[0]!.pki.caCert);
@@ -124,30 +140,88 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
   await Promise.all(harborNodes.map((n) => install.ensureHarborProject(n, VERIFY_PROJECT)));
   setPhase('verify');
   const credentials = input.nodes[0]!.credentials;
-  const image = await install.pushProbe(input.nodes[0]!.host, input.endpoint, credentials);
-  await Promise.all(input.nodes.map((n) => install.pullProbe(n.host, image, credentials)));
-  // In Harbor HA each node has its own storage: the image must reach every node's Harbor through replication.
-  const replicatedTo = replication ? await Promise.all(harborNodes.map(async (n) => (await install.waitHarborArtifact(n, VERIFY_REPOSITORY, 'latest'), n.host.name))) : undefined;
+  const { image, digest } = await install.pushProbe(input.nodes[0]!.host, input.endpoint, credentials);
+  // In Harbor HA each node has its own storage: this push's manifest (by digest: the tag is the same every run, so
+  // earlier probes would satisfy it) must reach every node's own Harbor through replication, within a fixed bound.
+  const bound = { deadline: Date.now() + REPLICATION_BOUND_SECONDS * 1000, seconds: REPLICATION_BOUND_SECONDS };
+  const [, replicatedTo] = await Promise.all([
+    Promise.all(input.nodes.map((n) => install.pullProbe(n.host, image, credentials))),
+    replication ? Promise.all(harborNodes.map(async (n) => (await replicationWait.waitHarborArtifact(n, VERIFY_REPOSITORY, digest, bound), n.host.name))) : undefined,
+  ]);
   return {
     endpoint: input.endpoint,
     precheck,
     nodes,
     ha,
     replication,
-    verification: { image, pushedFrom: input.nodes[0]!.host.name, pulledOn: input.nodes.map((n) => n.host.name), replicatedTo },
+    meshLeavers,
+    verification: { image, digest, pushedFrom: input.nodes[0]!.host.name, pulledOn: input.nodes.map((n) => n.host.name), replicatedTo },
   };
 }
 
+type MeshReport = Pick<InitRegistryReport, 'replication' | 'meshLeavers'>;
+
 /**
- * Harbor HA: every node gets the replication robot, then endpoints and event-based push policies to every peer
- * (reconciled by name, so re-runs create nothing and leavers' objects go), then one manual run of each policy so
- * what any node held before reaches all.
+ * Harbor: nodes named by a node's kk endpoints that are no longer registry hosts leave the mesh first (their own
+ * endpoints, policies and robot go, so they stop pushing into the others). With two or more nodes, every node gets the
+ * replication robot, then endpoints and event-based push policies to every peer (reconciled by name, so re-runs
+ * create nothing and leavers' objects go; a peer whose robot secret was set in this run has it written into every
+ * endpoint that logs in as it), then one manual run of each policy so what any node held before reaches all.
  */
-async function harborMesh(nodes: HarborNodeInput[]): Promise<Record<string, { robot: string; mesh: string[]; backfill: string[] }>> {
-  const robots = await Promise.all(nodes.map((n) => install.ensureReplicationRobot(n)));
-  const meshes = await Promise.all(nodes.map((n) => install.reconcileReplicationMesh(n, nodes.filter((p) => p !== n).map((p) => ({ name: p.host.name, address: p.address })))));
+async function harborMesh(input: InitRegistryInput, nodes: HarborNodeInput[]): Promise<MeshReport> {
+  const current = new Set(nodes.map((n) => n.host.name));
+  const named = await Promise.all(nodes.map((n) => install.readMeshPeers(n)));
+  const leavers = [...new Set(named.flat())].filter((p) => !current.has(p)).sort();
+  if (nodes.length < 2 && !leavers.length) return {};
+
+  const [robots, meshLeavers] = await Promise.all([
+    nodes.length > 1 ? Promise.all(nodes.map((n) => install.ensureReplicationRobot(n))) : Promise.resolve([] as string[]),
+    leavers.length ? leaveMesh(input, nodes[0]!, leavers) : Promise.resolve(undefined),
+  ]);
+  const secretChanged = new Set(nodes.filter((_, i) => robots[i] !== undefined && robotSecretChanged(robots[i]!)).map((n) => n.host.name));
+  const meshes = await Promise.all(
+    nodes.map((n) =>
+      install.reconcileReplicationMesh(
+        n,
+        nodes.filter((p) => p !== n).map((p) => ({ name: p.host.name, address: p.address, ...(secretChanged.has(p.host.name) && { secretChanged: true }) })),
+      ),
+    ),
+  );
+  if (nodes.length < 2) return { meshLeavers };
   const backfills = await Promise.all(nodes.map((n) => install.backfillReplication(n)));
-  return Object.fromEntries(nodes.map((n, i) => [n.host.name, { robot: robots[i]!, mesh: meshes[i]!, backfill: backfills[i]! }]));
+  return { replication: Object.fromEntries(nodes.map((n, i) => [n.host.name, { robot: robots[i]!, mesh: meshes[i]!, backfill: backfills[i]! }])), meshLeavers };
+}
+
+/**
+ * Hosts that left the Harbor mesh: each one the inventory still has is reached with a remaining node's settings (the
+ * same versions, ports and admin password) and cleared, before the remaining nodes drop their endpoints to it (so a
+ * run that cannot clear it fails with the cause and the next run finds it again); one the inventory lacks is named in
+ * a warning, because it goes on pushing into the remaining nodes.
+ */
+async function leaveMesh(input: InitRegistryInput, template: HarborNodeInput, leavers: string[]): Promise<NonNullable<InitRegistryReport['meshLeavers']>> {
+  const cleared: Record<string, string[]> = {};
+  const unreachable: string[] = [];
+  await Promise.all(
+    leavers.map(async (name) => {
+      const host = input.precheck.hosts.find((h) => h.name === name);
+      if (!host) {
+        unreachable.push(name);
+        return;
+      }
+      try {
+        cleared[name] = await install.leaveReplicationMesh({ ...template, host, address: hostAddress(host) });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const cause = rootCause(err);
+        throw ApplicationFailure.create({
+          type: cause.type,
+          message: `${name} left image_registry, but its own replication (kk-push-to-* policies into the remaining nodes) could not be removed: ${cause.message}; fix that and run again, or take ${name} out of the inventory to go on with a warning`,
+          nonRetryable: true,
+        });
+      }
+    }),
+  );
+  return { cleared, ...(unreachable.length && { unreachable: unreachable.sort() }) };
 }
 
 /**

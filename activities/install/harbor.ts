@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
+import { ApplicationFailure } from '@temporalio/common';
 import { promisify } from 'node:util';
 import { parseDocument } from 'yaml';
 import { describeHost } from '../../config/hosts';
 import { HarborApi } from '../../registry/harbor/api';
 import { HARBOR_PROJECT, HARBOR_UNIT, harborLayout } from '../../registry/harbor/layout';
-import { applyMeshPlan, PeerNotReadyError, planMesh, readMeshState, type MeshPeer } from '../../registry/harbor/mesh';
+import { applyMeshPlan, isKkOwned, meshRegistryName, PeerNotReadyError, planMesh, readMeshState, type MeshPeer } from '../../registry/harbor/mesh';
 import { renderHarborYml } from '../../registry/harbor/render';
 import { composeUnit } from '../../registry/render';
 import type { HarborNodeInput } from '../../registry/types';
@@ -190,17 +191,48 @@ export async function ensureReplicationRobot(session: HostSession, input: Harbor
   const login = await nodeApi(session, input, { username: `robot$${REPLICATION_ROBOT}`, password: input.harbor.replicationSecret }, signal).currentUser();
   if (!login.ok && login.reason === 'robot') return outcome;
   await api.refreshRobotSecret(id!, input.harbor.replicationSecret);
-  return outcome === 'skipped' ? 'secret set' : outcome;
+  return outcome === 'skipped' ? 'secret set' : outcome === 'created' ? outcome : `${outcome}, secret set`;
+}
+
+/** The peers this node's kk endpoints name (`kk-peer-<name>`, created by kk), to find the nodes that left. */
+export async function meshPeerNames(session: HostSession, input: HarborNodeInput, signal: AbortSignal): Promise<string[]> {
+  const { registries } = await readMeshState(nodeApi(session, input, admin(input), signal));
+  const prefix = meshRegistryName('');
+  return registries.filter((r) => isKkOwned(r) && r.name.startsWith(prefix)).map((r) => r.name.slice(prefix.length)).sort();
+}
+
+/**
+ * A node that left the mesh: its own kk endpoints and push policies go (it would otherwise go on pushing, deletions
+ * included, into the remaining nodes), and so does kk's replication robot, which the remaining nodes logged in with.
+ */
+export async function leaveMesh(session: HostSession, input: HarborNodeInput, signal: AbortSignal): Promise<string[]> {
+  const api = nodeApi(session, input, admin(input), signal);
+  const plan = planMesh([], await readMeshState(api));
+  const done = (await applyMeshPlan(api, plan, [])).map((a) => `${a.action.kind} ${a.action.name}`);
+  const robot = (await api.listRobots()).find((r) => r.name === `robot$${REPLICATION_ROBOT}`);
+  if (robot) {
+    await api.deleteRobot(robot.id);
+    done.push(`deleteRobot ${robot.name}`);
+  }
+  return done;
+}
+
+/** A peer as the workflow names it; `secretChanged`: its robot's secret was set in this run (robotSecretChanged). */
+export interface MeshPeerTarget {
+  name: string;
+  address: string;
+  secretChanged?: boolean;
 }
 
 /** Replication endpoints and event-based push policies to every peer, reconciled by name; returns what changed. */
-export async function reconcileMesh(session: HostSession, input: HarborNodeInput, peers: { name: string; address: string }[], signal: AbortSignal): Promise<string[]> {
+export async function reconcileMesh(session: HostSession, input: HarborNodeInput, peers: MeshPeerTarget[], signal: AbortSignal): Promise<string[]> {
   const api = nodeApi(session, input, admin(input), signal);
   const wanted: MeshPeer[] = peers.map((p) => ({
     name: p.name,
     url: `https://${p.address.includes(':') ? `[${p.address}]` : p.address}:${input.harbor.httpsPort}`,
     accessKey: `robot$${REPLICATION_ROBOT}`,
     accessSecret: input.harbor.replicationSecret,
+    secretChanged: p.secretChanged,
   }));
   const plan = planMesh(wanted, await readMeshState(api));
   if (plan.conflicts.length) throw hostFailure('CommandFailed', `${describeHost(session.target)}: replication objects with kk's names that kk did not create: ${plan.conflicts.join('; ')}; rename or remove them`);
@@ -235,16 +267,29 @@ export async function backfillReplication(session: HostSession, input: HarborNod
   return out;
 }
 
-/** Whether an artifact is in this node's Harbor (verification that replication reached it). */
-export async function harborHasArtifact(session: HostSession, input: HarborNodeInput, repository: string, reference: string, signal: AbortSignal, timeoutMs = 120_000): Promise<string> {
+/** A bound on waiting for replication, fixed by the workflow: an absolute deadline (epoch ms) and the seconds it names. */
+export interface ReplicationBound {
+  deadline: number;
+  seconds: number;
+}
+
+/**
+ * Whether an artifact is in this node's Harbor (verification that replication reached it). With a bound, every attempt
+ * (activity retries included) polls until the same deadline and the miss is final, so the time the error names holds;
+ * without one, each attempt polls for two minutes.
+ */
+export async function harborHasArtifact(session: HostSession, input: HarborNodeInput, repository: string, reference: string, signal: AbortSignal, bound?: ReplicationBound): Promise<string> {
   const api = nodeApi(session, input, admin(input), signal);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const deadline = bound?.deadline ?? Date.now() + 120_000;
+  for (;;) {
     const a = await api.getArtifact(repository, reference);
     if (a) return a.digest;
-    await new Promise((r) => setTimeout(r, 2000));
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(0, deadline - Date.now()))));
   }
-  throw hostFailure('NotReady', `${describeHost(session.target)}: ${repository}@${reference} did not reach this node's Harbor within ${timeoutMs / 1000}s (replication)`);
+  const at = reference.startsWith('sha256:') ? `${repository}@${reference}` : `${repository}:${reference}`;
+  const message = `${describeHost(session.target)}: ${at} did not reach this node's Harbor within ${bound?.seconds ?? 120}s${bound ? ' of the push' : ''} (replication)`;
+  throw bound ? ApplicationFailure.create({ type: 'NotReady', message, nonRetryable: true }) : hostFailure('NotReady', message);
 }
 
 /** A project exists (private) on this node, so a push into it is accepted. */

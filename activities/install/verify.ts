@@ -32,11 +32,17 @@ async function withLogin<T>(session: HostSession, endpoint: string, credentials:
   }
 }
 
+/** The probe as pushed: its tag reference, and the manifest digest this push made (the tag is reused run after run). */
+export interface PushedProbe {
+  image: string;
+  digest: string;
+}
+
 /**
  * Pushes a small, fresh image through the endpoint from one node, using the CA the node trusts (no insecure flag).
  * A fresh layer each time, so every pull afterwards really comes from the registry.
  */
-export async function pushProbe(session: HostSession, endpoint: string, credentials: RegistryCredentials | undefined, signal: AbortSignal): Promise<string> {
+export async function pushProbe(session: HostSession, endpoint: string, credentials: RegistryCredentials | undefined, signal: AbortSignal): Promise<PushedProbe> {
   const image = `${endpoint}/${VERIFY_REPOSITORY}:latest`;
   const nonce = randomBytes(8).toString('hex');
   const r = await withLogin(session, endpoint, credentials, signal, () =>
@@ -47,8 +53,9 @@ export async function pushProbe(session: HostSession, endpoint: string, credenti
       { timeoutMs: 300_000, signal, transient: true },
     ),
   );
-  if (!r.stdout.trim().includes('@sha256:')) throw hostFailure('NotReady', `${describeHost(session.target)}: push of ${image} gave no digest`);
-  return image;
+  const digest = /@(sha256:[0-9a-f]{64})\s*$/.exec(r.stdout.trim())?.[1];
+  if (!digest) throw hostFailure('NotReady', `${describeHost(session.target)}: push of ${image} gave no digest`);
+  return { image, digest };
 }
 
 /** Pulls the probe on a node through the endpoint and removes it again. */

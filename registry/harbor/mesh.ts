@@ -29,6 +29,12 @@ export interface MeshPeer {
   secretChanged?: boolean;
 }
 
+/**
+ * Whether ensureReplicationRobot's outcome on a node means its peers' endpoints hold a stale secret: a new robot, or
+ * one whose secret kk set. Harbor hides secrets, so the endpoints cannot show this drift themselves.
+ */
+export const robotSecretChanged = (outcome: string): boolean => outcome === 'created' || outcome.endsWith('secret set');
+
 export interface MeshState {
   registries: HarborRegistry[];
   policies: HarborPolicy[];
