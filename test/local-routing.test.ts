@@ -7,6 +7,7 @@ import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { HostTarget } from '../config/hosts';
 import { clusterTaskQueue, TASK_QUEUE } from '../runtime/data-converter';
+import { createKkWorker, runWorker } from '../worker/worker';
 import type { FactsReport } from '../workflows/facts';
 import { localHostOfQueue, localHostsOfArgs, localTaskQueue } from '../workflows/local-queue';
 import { kk, spawnKk, waitFor } from './support/kk';
@@ -134,6 +135,16 @@ describe('local hosts on a cluster with several workers', () => {
     assert.equal(((await alone.result()) as FactsReport).hosts[0]!.error, undefined);
     assert.deepEqual(await steps('lr-alone/node/remote'), [{ queue, identity: local.identity }]);
     await local.stop();
+  });
+
+  it("the embedded worker (the CLI's, on its run's own queue) serves the run's local host on that queue's local queue", async () => {
+    // As cli/context.ts starts it for a run: the run's queue `kk-registry/<run>`, its memo's local hosts.
+    const runQueue = `${TASK_QUEUE}/lr-embedded`;
+    const w = await createKkWorker({ connection: env.nativeConnection, namespace: 'default', workdir: work, codecKey, taskQueue: runQueue, localHosts: ['me'], identity: 'kk-cli-lr' });
+    const run = await env.client.workflow.start('factsWorkflow', { taskQueue: runQueue, workflowId: 'lr-embedded', args: [{ hosts: [me] }] });
+    await runWorker(w, run.result());
+    assert.equal(((await run.result()) as FactsReport).hosts[0]!.facts?.hostname, os.hostname());
+    assert.deepEqual(await steps('lr-embedded/node/me'), [{ queue: `${runQueue}/local/me`, identity: 'kk-cli-lr' }]);
   });
 
   it('kk worker refuses a --local-host that is not a host name (it would name another queue), exit 2', async () => {
