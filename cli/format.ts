@@ -14,6 +14,8 @@ export interface HostProgress {
   bytes?: { offset: number; total: number };
   /** Why the host waits for the operator, when its workflow parked a step (memo `parked`). */
   parked?: string;
+  /** Why its step has not started: a local host's step waits for a worker started for that host (cli/local-wait.ts). */
+  waiting?: string;
 }
 
 /** `1.2 GB`, `340 kB`: sizes as people read them. */
@@ -56,6 +58,7 @@ export function table(headers: string[], rows: string[][]): string {
 export function hostDetail(h: HostProgress, rate?: number): string {
   if (h.parked) return `parked: ${h.parked}`;
   if (h.failure) return `failure: ${h.failure}`;
+  if (h.waiting) return h.waiting;
   const parts: string[] = [];
   if (h.bytes) parts.push(`${bytesText(h.bytes.offset)}/${bytesText(h.bytes.total)}${rate !== undefined && rate > 0 ? ` ${bytesText(rate)}/s` : ''}`);
   if (h.lastFailure) parts.push(`last failure: ${h.lastFailure}`);

@@ -4,6 +4,7 @@ import { decodeArrayFromPayloads, decodeOptionalFailureToOptionalError } from '@
 import { haWorkflowIdOf, nodeWorkflowIdOf, precheckNodeWorkflowIdOf, stepLabel } from '../workflows/steps';
 import { runChildren, type RunRef } from './run-children';
 import { duration, hostDetail, type HostProgress } from './format';
+import { localHostWait } from './local-wait';
 
 export type { HostProgress };
 
@@ -87,6 +88,7 @@ export async function hostProgress(client: Client, run: RunRef, hosts: readonly 
           failure: d.status.name === 'FAILED' ? await closedFailure(client, id) : undefined,
           bytes: uploadBytes(beat[0]),
           parked: typeof parked === 'string' ? parked : parked ? [parked.step, parked.reason ?? parked.failure].filter(Boolean).join(': ') : undefined,
+          waiting: await localHostWait(client, pending),
         };
       } catch (err) {
         if ((err as Error).name === 'WorkflowNotFoundError') return { host, status: 'pending' };
@@ -143,7 +145,7 @@ export function startProgressDisplay(
     if (!rows || stopped) return;
     if (!tty) {
       for (const r of rows) {
-        const text = `${r.host}: ${r.status}${r.step ? ` ${stepLabel(r.step)}` : ''}${r.attempt && r.attempt > 1 ? ` (retry ${r.attempt - 1})` : ''}${r.parked ? ` parked: ${r.parked}` : ''}`;
+        const text = `${r.host}: ${r.status}${r.step ? ` ${stepLabel(r.step)}` : ''}${r.attempt && r.attempt > 1 ? ` (retry ${r.attempt - 1})` : ''}${r.parked ? ` parked: ${r.parked}` : ''}${r.waiting ? ` ${r.waiting}` : ''}`;
         if (lastLine.get(r.host) !== text) out.write(`${text}\n`);
         lastLine.set(r.host, text);
       }

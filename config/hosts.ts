@@ -16,6 +16,9 @@ export interface HostTarget {
   internalIPv6?: string;
 }
 
+/** An inventory host's name: also a part of a local host's task queue name (workflows/local-queue.ts). */
+export const HOST_NAME_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+
 /** The host's address other hosts should use: internal_ipv4 as KubeKey has it, else the connector address. */
 export function hostAddress(host: HostTarget): string {
   return host.internalIPv4 ?? host.internalIPv6 ?? host.address;

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { isScalar, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, Problems } from './errors';
-import type { HostTarget } from './hosts';
+import { HOST_NAME_PATTERN, type HostTarget } from './hosts';
 import { expandGroups, inventorySchema, LOCALHOST, type HostDocument, type InventoryDocument } from './inventory';
 import { knownKeyPaths, unknownKeys } from './known-keys';
 import { deepMerge, formatPath, getPath, isPlainObject, parsePath, setPath, type VarTree } from './paths';
@@ -218,7 +218,7 @@ function resolveHosts(doc: InventoryDocument, groups: Record<string, string[]>, 
     const host: HostDocument = doc.spec.hosts[name] ?? inventorySchema.shape.spec.parse({ hosts: { [name]: null } }).hosts[name]!;
     const c = host.connector;
     const at = `spec.hosts.${name}.connector`;
-    if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/.test(name)) problems.add(`spec.hosts.${name}`, 'host names must be letters, digits, ".", "_" or "-"');
+    if (!HOST_NAME_PATTERN.test(name)) problems.add(`spec.hosts.${name}`, 'host names must be letters, digits, ".", "_" or "-"');
     const local = c.type === 'local' || (c.type === undefined && name === LOCALHOST);
     const target: HostTarget = {
       name,

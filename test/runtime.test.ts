@@ -11,7 +11,12 @@ import { localTemporal } from './support/temporal';
 import type { HostTarget } from '../config/hosts';
 import { AesGcmCodec } from '../runtime/codec';
 import { kkDataConverter } from '../runtime/data-converter';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { KnownHosts } from '../activities/ssh/known-hosts';
+import { LocalHostGate } from '../worker/local-hosts';
 import { createKkWorker, runWorker } from '../worker/worker';
+import { localTaskQueue } from '../workflows/local-queue';
 import type { FactsReport } from '../workflows/facts';
 import { waitFor } from './support/kk';
 
@@ -73,16 +78,27 @@ describe('worker', () => {
     await env.client.workflow.getHandle('rt-forged').terminate('test done');
   });
 
-  it('refuses a local host it was not started for, at once and saying how; serves one it was started for', async () => {
+  it('refuses a local host it was not started for, at once and saying how, even on its queue; serves one it was started for', async () => {
+    // A local host's steps go to its own queue, which only workers started for it poll; a worker that polls it
+    // anyway (defence in depth: a hand-made one) is still refused by its pool's gate, for good.
     const refusing = await createKkWorker({ connection: env.nativeConnection, namespace: 'default', workdir: work, codecKey, taskQueue: 'rt-local' });
-    const refused = (await runWorker(
-      refusing,
-      env.client.workflow.execute('factsWorkflow', { taskQueue: 'rt-local', workflowId: 'rt-local-refused', args: [{ hosts: [me] }] }),
-    ).then(() => env.client.workflow.getHandle('rt-local-refused').result())) as FactsReport;
+    const gate = new LocalHostGate({ knownHosts: new KnownHosts(path.join(work, 'known_hosts')) }, new Set(), 'rt-intruder');
+    const intruder = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: localTaskQueue('rt-local', 'me'),
+      activities: createActivities({ pool: gate }),
+      dataConverter: kkDataConverter(codecKey),
+      identity: 'rt-intruder',
+    });
+    const run = await env.client.workflow.start('factsWorkflow', { taskQueue: 'rt-local', workflowId: 'rt-local-refused', args: [{ hosts: [me] }] });
+    const done = run.result() as Promise<FactsReport>;
+    await Promise.all([runWorker(refusing, done), intruder.runUntil(done)]);
+    const refused = await done;
     assert.equal(refused.hosts[0]!.error?.type, 'LocalHostRefused');
     assert.match(refused.hosts[0]!.error!.message, /me is a local host .*kk worker --local-host me/);
-    const attempts = (await events('rt-local-refused/node/me')).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
-    assert.deepEqual(attempts, [1], 'not retried');
+    const started = (await events('rt-local-refused/node/me')).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!);
+    assert.deepEqual(started.map((a) => [a.attempt, a.identity]), [[1, 'rt-intruder']], 'taken from its queue only, and not retried');
 
     const serving = await createKkWorker({ connection: env.nativeConnection, namespace: 'default', workdir: work, codecKey, taskQueue: 'rt-local-ok', localHosts: ['me'] });
     const served = (await runWorker(

@@ -11,13 +11,15 @@ import {
   type WorkflowInterceptorsFactory,
   type WorkflowOutboundCallsInterceptor,
 } from '@temporalio/workflow';
+import { localHostsOfArgs, localTaskQueue } from './local-queue';
 import { activitySummary, hostOfNodeWorkflowId, KK_HOSTS, KK_PHASE, KK_REGISTRY_TYPE } from './search-attributes';
 
 /**
  * What the UI shows of every kk workflow without reading a payload: the phase (search attribute `KkPhase`, and the
  * current details), the steps under way with the host each acts on (current details, activity summaries), and for
- * node children their host (`KkHosts`). Done here once, for every workflow and every step, so the plan code stays
- * about the plan.
+ * node children their host (`KkHosts`); and every step that acts on a `local` host goes to that host's task queue
+ * (workflows/local-queue.ts), which only a worker started for the host polls. Done here once, for every workflow and
+ * every step, so the plan code stays about the plan.
  *
  * Search attributes are upserted only when the run was started with them (the CLI sets them when the server knows
  * the keys): a server without them would fail the workflow task, and runs started before this code, which replay on
@@ -63,8 +65,11 @@ class Outbound implements WorkflowOutboundCallsInterceptor {
     // A node workflow's phase is its current step: the UI's list then says where each host stands.
     if (hostOfNodeWorkflowId(workflowInfo().workflowId)) setPhase(input.activityType);
     else render();
+    // A local host's step waits on its own queue for the worker started for that host, wherever the run's queue is.
+    const local = input.options.taskQueue ? undefined : localHostsOfArgs(input.args)[0];
+    const taskQueue = local ? localTaskQueue(workflowInfo().taskQueue, local) : input.options.taskQueue;
     try {
-      return await next({ ...input, options: { ...input.options, summary } });
+      return await next({ ...input, options: { ...input.options, summary, ...(taskQueue && { taskQueue }) } });
     } finally {
       s.running.delete(input.seq);
       s.done++;

@@ -166,6 +166,8 @@ interface RunStatus {
   hostNames: string[];
   /** One progress row per host; for a push (`kk artifact images --push`), per image instead. */
   rows: 'hosts' | 'images';
+  /** The run's own steps (not its hosts' workflows') that wait for a worker started for their local host. */
+  waiting?: string[];
   hosts: HostProgress[];
 }
 
@@ -179,18 +181,21 @@ async function readStatus(ctx: KkContext, id: string): Promise<RunStatus> {
   const hosts = images ? await (await lazy<typeof import('../images-progress')>(() => require('../images-progress'))).imageProgress(ctx.client, id, images) : await hostProgress(ctx.client, { id, started: d.startTime }, memo.hosts);
   const failure = d.status.name === 'FAILED' ? await closedFailure(ctx.client, id) : undefined;
   const phase = (d.searchAttributes?.[KK_ATTRIBUTE_NAMES.phase]?.[0] as string | undefined) ?? null;
+  const { localHostWait } = await lazy<typeof import('../local-wait')>(() => require('../local-wait'));
+  const waiting = (await Promise.all((d.raw.pendingActivities ?? []).map((p) => localHostWait(ctx.client, p)))).filter((w): w is string => w !== undefined);
   return {
     run: id, type: d.type, command: memo.command, status: d.status.name.toLowerCase(), startTime: d.startTime, closeTime: d.closeTime ?? null, age: age(d.startTime), phase, failure,
-    hostNames: memo.hosts, rows: images ? 'images' : 'hosts', hosts,
+    ...(waiting.length && { waiting }), hostNames: memo.hosts, rows: images ? 'images' : 'hosts', hosts,
   };
 }
 
 /** `kubectl get`-like: the run's row, then one row per host (per image for a push) with its step, elapsed time, retries and why. */
-export function statusText(s: Pick<RunStatus, 'run' | 'status' | 'age' | 'phase' | 'failure' | 'hostNames' | 'rows' | 'hosts'>): string {
+export function statusText(s: Pick<RunStatus, 'run' | 'status' | 'age' | 'phase' | 'failure' | 'waiting' | 'hostNames' | 'rows' | 'hosts'>): string {
   const head = table(['RUN', 'STATE', 'AGE', 'HOSTS', 'PHASE'], [[s.run, s.status, s.age, s.hostNames.join(',') || '-', s.phase ?? '-']]);
   const rows = s.hosts.map((h) => [h.host, h.status, h.step ? stepLabel(h.step) : '-', h.elapsedMs !== undefined ? duration(h.elapsedMs) : '-', h.attempt && h.attempt > 1 ? String(h.attempt - 1) : '0', hostDetail(h)]);
   const hosts = s.hosts.length ? `\n${table([s.rows === 'images' ? 'IMAGE' : 'HOST', 'STATE', 'STEP', 'ELAPSED', 'RETRIES', 'DETAIL'], rows)}` : '';
-  return `${head}${s.failure ? `failure: ${s.failure}\n` : ''}${hosts}`;
+  const waiting = (s.waiting ?? []).map((w) => `${w}\n`).join('');
+  return `${head}${s.failure ? `failure: ${s.failure}\n` : ''}${waiting}${hosts}`;
 }
 
 export async function statusCommand(ctx: KkContext, named: string | undefined, output: 'text' | 'json', options: { watch?: boolean } = {}): Promise<number> {
