@@ -115,7 +115,10 @@ export const KEEPALIVED_CONTAINER_CA = '/etc/keepalived/ca.crt';
 /** The check script's mode on the host (owned by root): with enable_script_security keepalived refuses a script others can write. */
 export const KEEPALIVED_CHECK_MODE = 0o700;
 
-/** Unicast VRRP (works where multicast is blocked), distinct priorities, per-install router id and password. */
+/**
+ * Unicast VRRP (works where multicast is blocked), distinct priorities, per-install router id and password. A group of
+ * one (ha_vip on a single registry host) has no peers: its keepalived holds the VIP alone.
+ */
 export function keepalivedConf(k: KeepalivedSettings): string {
   return `global_defs {
   router_id kk_${k.self.name.replace(/[^A-Za-z0-9_]/g, '_')}
@@ -142,10 +145,7 @@ vrrp_instance kk_registry {
     auth_pass ${k.authPass}
   }
   unicast_src_ip ${k.self.address}
-  unicast_peer {
-${k.peers.map((p) => `    ${p.address}`).join('\n')}
-  }
-  virtual_ipaddress {
+${k.peers.length ? `  unicast_peer {\n${k.peers.map((p) => `    ${p.address}`).join('\n')}\n  }\n` : ''}  virtual_ipaddress {
     ${k.vip}/${k.prefix} dev ${k.interface}
   }
   track_script {

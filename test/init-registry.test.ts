@@ -74,6 +74,19 @@ async function vipHolder(): Promise<string | undefined> {
   return undefined;
 }
 
+/** Every node holding the VIP now (IPv4). */
+async function vipHolders(): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of labFile.nodes) if ((await lab(['exec', n.name, '--', 'sh', '-c', `ip -o addr | grep -q ' inet ${labFile.vip}/' && echo yes`])).stdout.trim() === 'yes') out.push(n.name);
+  return out;
+}
+
+/** kk-keepalived.service's state on each node, `node1 active; node2 inactive; …`. */
+async function keepalivedUnits(): Promise<string> {
+  const states = await Promise.all(labFile.nodes.map(async (n) => `${n.name} ${(await lab(['exec', n.name, '--', 'sh', '-c', 'systemctl is-active kk-keepalived.service'])).stdout.trim()}`));
+  return states.join('; ');
+}
+
 before(async () => {
   labFile = await labUp(3);
   reg = labVersion(labFile, 'docker_registry_version');
@@ -119,6 +132,14 @@ describe('kk init registry (docker-registry)', () => {
     assert.equal(fs.statSync(path.join(workdir, 'pki', 'image_registry.key')).mode & 0o777, 0o600);
 
     const image = await pushUnique('node1', node1, 'lab/persist');
+    // Deletes are off: an authenticated DELETE of the manifest by its digest is refused with distribution's UNSUPPORTED.
+    const manifest = `https://${node1}/v2/lab/persist/manifests/`;
+    const asAdmin = (args: string) => on('node1', `curl -sS -K - --cacert /etc/docker/certs.d/${node1}/ca.crt ${args}`, `user = "admin:${password}"\n`);
+    const head = await asAdmin(`-I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' ${manifest}${image.split(':').pop()}`);
+    const digest = /^docker-content-digest:\s*(sha256:[0-9a-f]{64})/im.exec(head)?.[1];
+    assert.ok(digest, head);
+    const del = await asAdmin(`-X DELETE -w '\n%{http_code}' ${manifest}${digest}`);
+    assert.match(del, /"code":"UNSUPPORTED"[\s\S]*\n405$/, del);
     await on('node1', 'systemctl restart docker-registry.service');
     await on('node1', `${registryUp(30)}`);
     assert.equal((await pull('node1', image)).trim(), 'pulled', 'after a service restart');
@@ -210,6 +231,24 @@ describe('kk init registry (docker-registry)', () => {
     } finally {
       for (const n of ['node1', 'node2']) await on(n, 'iptables -D INPUT -p vrrp -j DROP; systemctl restart kk-keepalived.service');
     }
+  });
+
+  it('shrinking HA to one host: its keepalived holds the VIP alone; dropping ha_vip then removes every keepalived and frees the VIP', async () => {
+    const kv = labVersion(labFile, 'keepalived_version');
+    const one = (await init(inventory('ha', ['node1']), `image_registry.ha_vip=${labFile.vip}`, s3Set())).report;
+    assert.equal(one.endpoint, labFile.vip);
+    assert.deepEqual([one.ha?.vipHolder, one.ha?.removed], ['node1', ['node2']]);
+    assert.deepEqual(await vipHolders(), ['node1']);
+    assert.equal(await keepalivedUnits(), 'node1 active; node2 inactive; node3 inactive');
+    assert.doesNotMatch(await on('node1', `cat /opt/keepalived/${kv}/keepalived.conf`), /unicast_peer/, 'a group of one has no peers');
+
+    const none = (await init(inventory('ha', ['node1']), s3Set())).report;
+    assert.equal(none.endpoint, labFile.nodes[0]!.address);
+    assert.equal(none.ha, undefined);
+    assert.deepEqual(none.keepalivedRemoved, { removed: ['node1'] });
+    assert.deepEqual(await vipHolders(), []);
+    assert.equal(await keepalivedUnits(), 'node1 inactive; node2 inactive; node3 inactive');
+    assert.equal((await on('node1', 'ls /opt/keepalived /etc/systemd/system/kk-keepalived.service 2>/dev/null | wc -l')).trim(), '0');
   });
 
   // Runs on node1, where the tests above installed Docker and loaded the registry image.
