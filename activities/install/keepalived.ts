@@ -51,9 +51,14 @@ export async function waitVipServes(session: HostSession, vip: string, url: stri
   return 'serves';
 }
 
-/** Whether this node holds the VIP now (IPv4 `inet` or IPv6 `inet6`). */
+/** A shell test that succeeds when this host holds `vip` (IPv4 `inet` or IPv6 `inet6`; a longer address with it as prefix does not count). */
+export function vipHeldTest(vip: string): string {
+  return sh`ip -o addr 2>/dev/null | grep -qF -e ${` inet ${vip}/`} -e ${` inet6 ${vip}/`}`;
+}
+
+/** Whether this node holds the VIP now. */
 export async function holdsVip(session: HostSession, vip: string): Promise<boolean> {
-  return (await asRoot(session, sh`ip -o addr | grep -qF -e ${` inet ${vip}/`} -e ${` inet6 ${vip}/`}`, { timeoutMs: 15_000 })).code === 0;
+  return (await asRoot(session, vipHeldTest(vip), { timeoutMs: 15_000 })).code === 0;
 }
 
 /** Addresses in the keepalived.conf kk deployed here (unicast_src_ip and unicast_peer entries), any version. */
