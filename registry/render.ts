@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { Variables } from '../config/variables';
-import { CONTAINER_DATA, CONTAINER_HTPASSWD, CONTAINER_SSL, type RegistryLayout } from './layout';
+import { CONTAINER_DATA, CONTAINER_HTPASSWD, CONTAINER_SSL, registryLayout, type RegistryLayout } from './layout';
+import type { DockerRegistryNodeInput } from './types';
 import { KK_UNIT_MARKER } from './markers';
 
 /**
@@ -59,6 +60,11 @@ export function registryCompose(layout: RegistryLayout, port: number, hostDataDi
       },
     },
   });
+}
+
+/** The compose file one docker-registry node gets: its port, data directory, GCS key and htpasswd (unless anonymous). */
+export function nodeRegistryCompose(input: DockerRegistryNodeInput): string {
+  return registryCompose(registryLayout(input.versions.registry), input.port, input.hostDataDir, input.gcsKeyfile?.path, input.htpasswd !== undefined);
 }
 
 export function composeUnit(description: string, project: string, composeFile: string): string {

@@ -1,5 +1,5 @@
 import { registryLayout } from '../../registry/layout';
-import { composeUnit, registryCompose } from '../../registry/render';
+import { composeUnit, nodeRegistryCompose } from '../../registry/render';
 import type { DockerRegistryNodeInput } from '../../registry/types';
 import { command, sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
@@ -40,7 +40,7 @@ export async function deployRegistry(session: HostSession, input: DockerRegistry
     await putFile(session, `${layout.ssl}/server.key`, input.pki.serverKey, 0o600, unit),
     await putFile(session, `${layout.ssl}/ca.crt`, input.pki.caCert, 0o644, unit),
     input.gcsKeyfile ? await putFile(session, input.gcsKeyfile.path, input.gcsKeyfile.content, 0o600, unit) : false,
-    await putFile(session, layout.compose, registryCompose(layout, input.port, input.hostDataDir, input.gcsKeyfile?.path, input.htpasswd !== undefined), 0o644, unit),
+    await putFile(session, layout.compose, nodeRegistryCompose(input), 0o644, unit),
   ].some(Boolean);
   const unitChanged = await putFile(session, `/etc/systemd/system/${REGISTRY_UNIT}`, composeUnit('docker registry (installed by kk)', 'docker-registry', layout.compose), 0o644, unit);
   steps.config = changed || unitChanged ? 'updated' : 'skipped';
