@@ -4,7 +4,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { ApplicationFailure } from '@temporalio/common';
 import { mergeDaemonJson } from '../activities/install/docker-units';
+import { refuseForeignUnit } from '../activities/install/registry';
+import { KK_UNIT_MARKER } from '../registry/markers';
 import { sh } from '../activities/ssh/quote';
 import { variablesSchema } from '../config/variables';
 import type { LabFile } from '../lab/lab-file';
@@ -71,6 +74,25 @@ describe('kk init registry on hosts that already hold things', () => {
     const foreign = checks.find((c) => c.host === 'node3' && c.status === 'fail');
     assert.match(foreign?.message ?? '', /docker-registry\.service exists but was not installed by kk/);
     assert.match(await on('node3', 'ls /usr/local/bin'), /^$/, 'nothing installed on node3');
+  });
+
+  it("a packaged registry unit (in /lib/systemd/system) is refused by the install step itself, naming the file", async () => {
+    await on('node1', 'cat > /lib/systemd/system/docker-registry.service && systemctl daemon-reload', '[Unit]\nDescription=a distribution\'s registry\n[Service]\nExecStart=/bin/sleep infinity\n');
+    const conn = await labSsh(labFile.nodes[0]!);
+    try {
+      await assert.rejects(refuseForeignUnit(conn, 'docker-registry.service'), (err: ApplicationFailure) => {
+        assert.equal(err.type, 'CommandFailed');
+        assert.equal(err.nonRetryable, true);
+        assert.match(err.message, /^node1 \(.*\): \/(usr\/)?lib\/systemd\/system\/docker-registry\.service \(docker-registry\.service\) exists and was not installed by kk/);
+        return true;
+      });
+      // kk's own unit in /etc takes precedence over the packaged one: that is kk's, and accepted.
+      await on('node1', 'cat > /etc/systemd/system/docker-registry.service && systemctl daemon-reload', `${KK_UNIT_MARKER}\n[Unit]\nDescription=kk\n`);
+      await refuseForeignUnit(conn, 'docker-registry.service');
+    } finally {
+      conn.close();
+      await on('node1', 'rm -f /lib/systemd/system/docker-registry.service /etc/systemd/system/docker-registry.service && systemctl daemon-reload');
+    }
   });
 
   it('a deterministic failure parks its host at once (exit 3, the fix named) while the others finish; kk resume finishes it; a kept Docker is untouched', async () => {
