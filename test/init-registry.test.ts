@@ -5,7 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nfsCommands } from '../activities/install/registry';
-import { sh } from '../activities/ssh/quote';
+import { ApplicationFailure } from '@temporalio/common';
+import { mustRun } from '../activities/install/remote';
+import { command, sh } from '../activities/ssh/quote';
 import { variablesSchema } from '../config/variables';
 import type { LabFile } from '../lab/lab-file';
 import { registryConfig } from '../registry/render';
@@ -129,6 +131,17 @@ describe('kk init registry (docker-registry)', () => {
     assert.equal((await curl(`admin:${password}`, `https://${node1}/v2/`)).trim(), '200');
     assert.equal((await curl('admin:wrong', `https://${node1}/v2/`)).trim(), '401');
     assert.equal((await on('node1', `stat -c %a /opt/docker-registry/${reg}/auth/htpasswd`)).trim(), '600');
+    // A wrong password, as kk's verification logs in (a transient step): refused at once as CommandFailed, not retried.
+    const conn = await labSsh(labFile.nodes[0]!);
+    try {
+      await assert.rejects(mustRun(conn, command('docker', 'login', '--username', 'admin', '--password-stdin', node1), `logging in to ${node1}`, { stdin: 'wrong', transient: true, timeoutMs: 60_000 }), (err: ApplicationFailure) => {
+        assert.deepEqual([err.type, err.nonRetryable], ['CommandFailed', true]);
+        assert.match(err.message, /logging in to \S+ failed \(exit 1\): the registry refused the credentials \(HTTP 401\).*unauthorized/);
+        return true;
+      });
+    } finally {
+      conn.close();
+    }
     assert.equal(fs.statSync(path.join(workdir, 'pki', 'image_registry.key')).mode & 0o777, 0o600);
 
     const image = await pushUnique('node1', node1, 'lab/persist');
