@@ -136,7 +136,7 @@ describe('kk init registry (docker-registry)', () => {
     try {
       await assert.rejects(mustRun(conn, command('docker', 'login', '--username', 'admin', '--password-stdin', node1), `logging in to ${node1}`, { stdin: 'wrong', transient: true, timeoutMs: 60_000 }), (err: ApplicationFailure) => {
         assert.deepEqual([err.type, err.nonRetryable], ['CommandFailed', true]);
-        assert.match(err.message, /logging in to \S+ failed \(exit 1\): the registry refused the credentials \(HTTP 401\).*unauthorized/);
+        assert.match(err.message, /logging in to \S+ failed \(exit 1\): the registry refused the credentials \(HTTP 401\).*login attempt to .* failed with status: 401 Unauthorized/);
         return true;
       });
     } finally {

@@ -430,7 +430,7 @@ describe('remote commands (mustRun) over a real session', () => {
       assert.ok(!failed.message.includes(secret) && !failed.message.includes(sudoPassword), failed.message);
       await expectFailure(mustRun(conn, 'echo "Cannot connect to the Docker daemon" >&2; exit 1', 'waiting for docker', { transient: true }), 'NotReady', false, /waiting for docker failed \(exit 1\): Cannot connect/);
       // What docker login and ctr print when the registry refuses the credentials: deterministic, so not retried.
-      for (const said of ['Error response from daemon: Get "https://10.0.0.1/v2/": unauthorized: authentication required', 'ctr: failed to resolve reference "10.0.0.1/kk/probe:latest": pulling from host 10.0.0.1 failed with status code [manifests latest]: 401 Unauthorized']) {
+      for (const said of ['Error response from daemon: login attempt to https://10.0.0.1/v2/ failed with status: 401 Unauthorized', 'Error response from daemon: Get "https://10.0.0.1/v2/": unauthorized: authentication required', 'ctr: failed to resolve reference "10.0.0.1/kk/probe:latest": pulling from host 10.0.0.1 failed with status code [manifests latest]: 401 Unauthorized']) {
         const refused = await expectFailure(mustRun(conn, sh`cat >/dev/null; printf '%s\n' ${said} >&2; exit 1`, 'logging in to 10.0.0.1', { transient: true, stdin: secret }), 'CommandFailed', true, /logging in to 10\.0\.0\.1 failed \(exit 1\): the registry refused the credentials \(HTTP 401\): check image_registry\.auth/);
         assert.ok(!refused.message.includes(secret));
       }
