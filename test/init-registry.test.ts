@@ -204,12 +204,16 @@ describe('kk init registry (docker-registry)', () => {
     await on(holder, `${registryUp(60)}`);
   });
 
-  it('re-running the HA install changes nothing', async () => {
+  it('re-running the HA install changes nothing but the keepalived restart an interrupted attempt owed', async () => {
+    // node3's last attempt was killed after writing keepalived's files, before the restart: only the marker tells.
+    await on('node3', 'mkdir -p /var/lib/kubekey/pending-restart && touch /var/lib/kubekey/pending-restart/kk-keepalived');
     const { report } = await init(inventory('ha', ['node1', 'node2', 'node3']), `image_registry.ha_vip=${labFile.vip}`, s3Set());
     for (const node of report.nodes) {
       for (const step of ['docker', 'compose', 'trust', 'registry.image', 'registry.config', 'registry.service']) assert.equal(node.steps[step], 'skipped', `${node.host} ${step}`);
     }
-    for (const [host, steps] of Object.entries(report.ha!.steps)) assert.deepEqual(steps, { image: 'skipped', config: 'skipped', service: 'skipped' }, host);
+    const expected = (host: string) => ({ image: 'skipped', config: 'skipped', service: host === 'node3' ? 'restarted' : 'skipped' });
+    for (const [host, steps] of Object.entries(report.ha!.steps)) assert.deepEqual(steps, expected(host), host);
+    assert.equal((await on('node3', 'ls /var/lib/kubekey/pending-restart')).trim(), '', 'the restart is no longer owed');
   });
 
   it('shrinking the HA set removes the leaver\'s keepalived, so it cannot hold the VIP beside the group', async () => {
