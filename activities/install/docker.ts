@@ -44,9 +44,9 @@ async function dockerState(session: HostSession): Promise<DockerState> {
 /**
  * Docker from the static tarball, unless the host has a Docker already. One kk did not install (from the distribution's
  * packages, say) is kept as it is: no binaries, units or restart; only the insecure registries plain HTTP needs are
- * merged into its daemon.json (backed up first) and applied with a reload, owed until done like a restart. kk's own Docker is upgraded when the
- * version differs. daemon.json is always merged, never replaced. A restart owed by an earlier, interrupted attempt
- * is still made (see pendingMarker).
+ * merged into its daemon.json (backed up first) and applied with a reload, owed until done as a restart is. kk's own
+ * Docker is upgraded when the version differs. daemon.json is always merged, never replaced. A restart (or reload)
+ * owed by an earlier, interrupted attempt is still made (see pendingMarker).
  */
 export async function installDocker(
   session: HostSession,

@@ -25,9 +25,9 @@ export function stagingFileName(sha256: string): string {
 
 /**
  * Makes (or checks) `$HOME/.kk-staging` as the login user, in a home the login user owns and no one else can write
- * (another user could rename the staging directory away and put their own in its place): a real directory (a symlink there is removed, not
- * followed), owned by the login user, mode 0700; and removes anything at the staging file's path that is not a
- * regular file. Prints the directory's absolute path. Only the login user (and root) can then write there, so the
+ * (another user could rename the staging directory away and put their own in its place): a real directory (a symlink
+ * there is removed, not followed), owned by the login user, mode 0700; and removes anything at the staging file's
+ * path that is not a regular file. Prints the directory's absolute path. Only the login user (and root) can then write there, so the
  * SFTP write (which follows links) cannot be redirected by another local user, as it could in /tmp.
  */
 const PREPARE_STAGING = `set -e
