@@ -86,7 +86,9 @@ export async function removeKeepalived(session: HostSession): Promise<string> {
   const dropVip = vip ? sh`ip addr del ${vip[1]!} dev ${vip[2]!} 2>/dev/null; ` : '';
   await mustRun(
     session,
-    sh`systemctl disable --now ${KEEPALIVED_UNIT} 2>/dev/null; docker rm -f kk-keepalived >/dev/null 2>&1; ${raw(dropVip)}rm -f ${`/etc/systemd/system/${KEEPALIVED_UNIT}`} && rm -rf ${KEEPALIVED_DIR} && systemctl daemon-reload`,
+    // A unit stopped while its compose project goes down may stay `failed` in systemd's memory (the host reads as
+    // degraded): reset-failed forgets it.
+    sh`systemctl disable --now ${KEEPALIVED_UNIT} 2>/dev/null; docker rm -f kk-keepalived >/dev/null 2>&1; ${raw(dropVip)}rm -f ${`/etc/systemd/system/${KEEPALIVED_UNIT}`} && rm -rf ${KEEPALIVED_DIR} && systemctl daemon-reload && (systemctl reset-failed ${KEEPALIVED_UNIT} 2>/dev/null; true)`,
     'removing keepalived',
     { timeoutMs: 120_000 },
   );
