@@ -92,6 +92,8 @@ function initRegistrySummary(report: InitRegistryReport, output: 'text' | 'json'
     if (report.ha.removed?.length) process.stdout.write(`  keepalived removed from ${report.ha.removed.join(', ')} (no longer registry hosts)\n`);
     if (report.ha.unreachableLeavers?.length) process.stdout.write(`  warning: ${report.ha.unreachableLeavers.join(', ')} left the group but are not in the inventory: stop kk-keepalived.service there\n`);
   }
+  if (report.keepalivedRemoved?.removed?.length) process.stdout.write(`keepalived removed from ${report.keepalivedRemoved.removed.join(', ')} (image_registry.ha_vip is not set)\n`);
+  if (report.keepalivedRemoved?.unreachableLeavers?.length) process.stdout.write(`warning: ${report.keepalivedRemoved.unreachableLeavers.join(', ')} ran kk's keepalived but are not in the inventory: stop kk-keepalived.service there\n`);
   if (report.replication) {
     process.stdout.write('replication (Harbor):\n');
     for (const [host, r] of Object.entries(report.replication)) {

@@ -11,6 +11,7 @@ import { deepMerge, formatPath, getPath, isPlainObject, parsePath, setPath, type
 import { ensureRegistryPassword } from './secrets';
 import { parseSetFlags } from './set-parser';
 import { checkControlCharacters, checkPaths } from './values';
+import { isHostAddress } from './types';
 import { VARIABLE_ALIASES, variablesSchema, type Variables } from './variables';
 
 export interface LoadOptions {
@@ -219,6 +220,8 @@ function resolveHosts(doc: InventoryDocument, groups: Record<string, string[]>, 
     const c = host.connector;
     const at = `spec.hosts.${name}.connector`;
     if (!HOST_NAME_PATTERN.test(name)) problems.add(`spec.hosts.${name}`, 'host names must be letters, digits, ".", "_" or "-"');
+    // A control character is reported already (checkControlCharacters); anything else that is no address is here.
+    if (c.host !== undefined && !/[\u0000-\u001f\u007f]/.test(c.host) && !isHostAddress(c.host)) problems.add(`${at}.host`, `${JSON.stringify(c.host)} is not a host name or IP address`);
     const local = c.type === 'local' || (c.type === undefined && name === LOCALHOST);
     const target: HostTarget = {
       name,

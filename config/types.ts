@@ -29,6 +29,14 @@ export const portNumber = numberLike(
 );
 
 export const ipAddress = z.string().refine((v) => isIP(v) !== 0, { error: (issue) => `${JSON.stringify(issue.input)} is not an IP address` });
+/**
+ * A host's address as SSH, fstab (an NFS source) and keepalived (unicast_peer) take it: an IP address, or a DNS name of
+ * letters, digits, "-" and "_" in dot-separated labels (no whitespace, no leading "-", nothing a file format splits on).
+ */
+export function isHostAddress(v: string): boolean {
+  return isIP(v) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/.test(v);
+}
+
 export const ipv4Address = z.string().refine((v) => isIP(v) === 4, { error: (issue) => `${JSON.stringify(issue.input)} is not an IPv4 address` });
 
 /** KubeKey writes "" for unset; treat it as absent. */

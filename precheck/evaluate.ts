@@ -17,7 +17,7 @@ const VERSION_KEYS: Record<string, string> = {
 
 export function requiredArtifacts(input: Pick<PrecheckInput, 'type' | 'haVip' | 'registryHosts'>): string[] {
   const names = ['docker', 'docker_compose', input.type === 'harbor' ? 'harbor' : 'docker_registry'];
-  if (input.haVip && input.registryHosts.length > 1) names.push('keepalived');
+  if (input.haVip) names.push('keepalived');
   return names;
 }
 
@@ -35,7 +35,7 @@ export function configChecks(input: PrecheckInput): CheckResult[] {
   } else add('versions', 'pass', requiredArtifacts(input).map((n) => `${n} ${input.versions[n]}`).join(', '));
 
   if (input.haVip) {
-    if (input.registryHosts.length < 2) add('ha', 'warn', `image_registry.ha_vip is set but only one registry host: the VIP adds no availability`, 'add hosts to the image_registry group, or drop ha_vip');
+    if (input.registryHosts.length < 2) add('ha', 'warn', `image_registry.ha_vip is set but only one registry host: its keepalived holds the VIP alone, which adds no availability`, 'add hosts to the image_registry group, or drop ha_vip (kk then removes its keepalived and the endpoint becomes the host\'s address)');
     else add('ha', 'pass', `${input.registryHosts.length} registry hosts behind ${input.haVip}`);
     if (input.registryHosts.length > 1 && input.type === 'docker-registry') {
       const shared = input.storage.driver !== 'filesystem' || input.storage.nfsMount !== undefined;
@@ -110,7 +110,7 @@ export function hostChecks(input: PrecheckInput, host: string, probe: HostProbe,
   if (Math.abs(probe.clockOffsetSeconds) > t.maxClockSkewSeconds) add('clock', 'fail', `clock is ${probe.clockOffsetSeconds.toFixed(0)} s off this machine's (limit ${t.maxClockSkewSeconds} s)`, 'synchronise clocks (chrony or systemd-timesyncd)');
   else add('clock', 'pass', `${Math.round(probe.clockOffsetSeconds) || 0} s from this machine`);
 
-  if (isRegistry && input.haVip && input.registryHosts.length > 1) {
+  if (isRegistry && input.haVip) {
     const iface = interfaceFor(f.interfaces, input.haVip);
     if (!iface) add('vip', 'fail', `image_registry.ha_vip ${input.haVip} is in no subnet of this host (${f.interfaces.filter((i) => i.name !== 'lo').map((i) => `${i.name} ${i.cidrs.join(' ')}`).join('; ')})`, 'choose a free address in the registry hosts\' common subnet');
     else if (probe.vip?.answered && !vipHeldByOurKeepalived) add('vip', 'fail', `${input.haVip} is already in use: something answers on it`, 'choose a free address for image_registry.ha_vip');

@@ -26,7 +26,7 @@ export async function createClusterInput(config: ResolvedConfig): Promise<Create
   const fingerprints = Object.fromEntries(registry.nodes.map((n) => [n.host.name, fingerprint(key, { ...n, host: undefined, artifacts: undefined, ha: registry.ha && { ...registry.ha } })]));
   const registryHosts = groupHosts(config, 'image_registry');
   const endpoint = registryEndpoint(config.vars, registryHosts);
-  const target = config.vars.image_registry.ha_vip && registryHosts.length > 1 ? config.vars.image_registry.ha_vip : hostAddress(registryHosts[0]!);
+  const target = config.vars.image_registry.ha_vip ? config.vars.image_registry.ha_vip : hostAddress(registryHosts[0]!);
   return {
     registry,
     fingerprints,

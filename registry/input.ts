@@ -41,7 +41,9 @@ export async function initRegistryInput(config: ResolvedConfig): Promise<InitReg
   if (!hosts.length) throw new ConfigError(['spec.groups.image_registry: no hosts: list the registry hosts there (nothing would be installed)']);
   const endpoint = registryEndpoint(vars, hosts);
   const port = endpoint.plainHttp ? endpoint.httpPort : endpoint.httpsPort;
-  const ha = reg.ha_vip && hosts.length > 1 ? reg.ha_vip : undefined;
+  // ha_vip is the endpoint clients use, so kk's keepalived holds it even on one registry host (as KubeKey deploys it):
+  // shrinking an HA set to one host keeps the endpoint working. Without ha_vip, no host runs kk's keepalived.
+  const ha = reg.ha_vip || undefined;
 
   // Every name and address a client may use: the endpoint, the VIP, each registry host's name and addresses, loopback.
   const sans = ['localhost', '127.0.0.1', endpoint.host ?? '', reg.ha_vip ?? '', ...hosts.flatMap((h) => [h.name, h.address, h.internalIPv4 ?? '', h.internalIPv6 ?? ''])];
@@ -59,7 +61,7 @@ export async function initRegistryInput(config: ResolvedConfig): Promise<InitReg
     address: hostAddress(host),
     vip: ha,
   });
-  const nodes: RegistryNodeInput[] = reg.type === 'harbor' ? harborNodes(config, hosts, endpoint, Boolean(ha), common) : dockerRegistryNodes(config, hosts, common);
+  const nodes: RegistryNodeInput[] = reg.type === 'harbor' ? harborNodes(config, hosts, endpoint, Boolean(ha) && hosts.length > 1, common) : dockerRegistryNodes(config, hosts, common);
   return {
     precheck: precheckInput(config),
     nodes,

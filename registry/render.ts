@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { Variables } from '../config/variables';
-import { CONTAINER_DATA, CONTAINER_HTPASSWD, CONTAINER_SSL, type RegistryLayout } from './layout';
+import { CONTAINER_DATA, CONTAINER_HTPASSWD, CONTAINER_SSL, registryLayout, type RegistryLayout } from './layout';
+import type { DockerRegistryNodeInput } from './types';
 import { KK_UNIT_MARKER } from './markers';
 
 /**
@@ -61,6 +62,11 @@ export function registryCompose(layout: RegistryLayout, port: number, hostDataDi
   });
 }
 
+/** The compose file one docker-registry node gets: its port, data directory, GCS key and htpasswd (unless anonymous). */
+export function nodeRegistryCompose(input: DockerRegistryNodeInput): string {
+  return registryCompose(registryLayout(input.versions.registry), input.port, input.hostDataDir, input.gcsKeyfile?.path, input.htpasswd !== undefined);
+}
+
 export function composeUnit(description: string, project: string, composeFile: string): string {
   return `${KK_UNIT_MARKER}
 [Unit]
@@ -115,7 +121,10 @@ export const KEEPALIVED_CONTAINER_CA = '/etc/keepalived/ca.crt';
 /** The check script's mode on the host (owned by root): with enable_script_security keepalived refuses a script others can write. */
 export const KEEPALIVED_CHECK_MODE = 0o700;
 
-/** Unicast VRRP (works where multicast is blocked), distinct priorities, per-install router id and password. */
+/**
+ * Unicast VRRP (works where multicast is blocked), distinct priorities, per-install router id and password. A group of
+ * one (ha_vip on a single registry host) has no peers: its keepalived holds the VIP alone.
+ */
 export function keepalivedConf(k: KeepalivedSettings): string {
   return `global_defs {
   router_id kk_${k.self.name.replace(/[^A-Za-z0-9_]/g, '_')}
@@ -142,10 +151,7 @@ vrrp_instance kk_registry {
     auth_pass ${k.authPass}
   }
   unicast_src_ip ${k.self.address}
-  unicast_peer {
-${k.peers.map((p) => `    ${p.address}`).join('\n')}
-  }
-  virtual_ipaddress {
+${k.peers.length ? `  unicast_peer {\n${k.peers.map((p) => `    ${p.address}`).join('\n')}\n  }\n` : ''}  virtual_ipaddress {
     ${k.vip}/${k.prefix} dev ${k.interface}
   }
   track_script {

@@ -99,6 +99,8 @@ export interface InitRegistryReport {
   nodes: RegistryNodeResult[];
   /** `removed`: hosts that left image_registry and whose keepalived kk removed; `unreachableLeavers`: former members not in the inventory. */
   ha?: { vipHolder: string; steps: Record<string, Record<string, string>>; removed?: string[]; unreachableLeavers?: string[] };
+  /** Without ha_vip: hosts whose keepalived (from an earlier HA install) kk removed, and former members it cannot reach. */
+  keepalivedRemoved?: { removed?: string[]; unreachableLeavers?: string[] };
   /** Harbor HA: per node, the replication robot, the mesh objects changed, and the backfill executions. */
   replication?: Record<string, { robot: string; mesh: string[]; backfill: string[] }>;
   /**

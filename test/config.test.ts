@@ -13,6 +13,7 @@ import { parseSetFlags, splitPieces } from '../config/set-parser';
 import { PATH_VARIABLES } from '../config/values';
 import { variablesSchema } from '../config/variables';
 import { generateKey } from './support/sshd';
+import { kk } from './support/kk';
 
 const fixtures = path.join(__dirname, 'fixtures');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-config-'));
@@ -340,6 +341,21 @@ describe('values are checked for the formats they go into', () => {
     }
     assert.ok(!problems.some((p) => p.includes('s3cret')), 'the password is not echoed');
     oneLine(problems);
+  });
+
+  it('a host address must be a host name or an IP address: it goes into fstab and keepalived.conf as one word', async () => {
+    for (const bad of ['10.0.0.11 10.0.0.12', 'reg.example.com #', '-oProxyCommand=id', 'node1;reboot', 'a..b', '10.0.0.11/24']) {
+      const problems = problemsOf({ inventoryPath: write('addr.yaml', sshInventory(`    node1: {connector: {host: ${JSON.stringify(bad)}, password: x}}\n`)) });
+      assert.ok(problems.includes(`spec.hosts.node1.connector.host: ${JSON.stringify(bad)} is not a host name or IP address`), `${bad}:\n${problems.join('\n')}`);
+      oneLine(problems);
+    }
+    for (const good of ['10.0.0.11', 'fd00::11', 'reg-1.example.com', 'node_1', 'reg.example.com.']) {
+      assert.equal(load({ inventoryPath: write('addr-ok.yaml', sshInventory(`    node1: {connector: {host: ${JSON.stringify(good)}, password: x}}\n`)), generateSecrets: false }).hosts[0]!.address, good);
+    }
+    // The CLI: exit 2, the path and the problem, nothing started.
+    const r = await kk(['precheck', 'image_registry', '-i', write('addr-cli.yaml', sshInventory('    node1: {connector: {host: "10.0.0.11 10.0.0.12", password: x}}\n')), '--workdir', path.join(tmp, 'addr-work')]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /spec\.hosts\.node1\.connector\.host: "10\.0\.0\.11 10\.0\.0\.12" is not a host name or IP address/);
   });
 
   it('a private key may span lines; only other control characters are refused there', () => {

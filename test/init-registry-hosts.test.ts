@@ -4,6 +4,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { ApplicationFailure } from '@temporalio/common';
+import { mergeDaemonJson } from '../activities/install/docker-units';
+import { refuseForeignUnit } from '../activities/install/registry';
+import { KK_UNIT_MARKER } from '../registry/markers';
 import { sh } from '../activities/ssh/quote';
 import { variablesSchema } from '../config/variables';
 import type { LabFile } from '../lab/lab-file';
@@ -70,6 +74,25 @@ describe('kk init registry on hosts that already hold things', () => {
     const foreign = checks.find((c) => c.host === 'node3' && c.status === 'fail');
     assert.match(foreign?.message ?? '', /docker-registry\.service exists but was not installed by kk/);
     assert.match(await on('node3', 'ls /usr/local/bin'), /^$/, 'nothing installed on node3');
+  });
+
+  it("a packaged registry unit (in /lib/systemd/system) is refused by the install step itself, naming the file", async () => {
+    await on('node1', 'cat > /lib/systemd/system/docker-registry.service && systemctl daemon-reload', '[Unit]\nDescription=a distribution\'s registry\n[Service]\nExecStart=/bin/sleep infinity\n');
+    const conn = await labSsh(labFile.nodes[0]!);
+    try {
+      await assert.rejects(refuseForeignUnit(conn, 'docker-registry.service'), (err: ApplicationFailure) => {
+        assert.equal(err.type, 'CommandFailed');
+        assert.equal(err.nonRetryable, true);
+        assert.match(err.message, /^node1 \(.*\): \/(usr\/)?lib\/systemd\/system\/docker-registry\.service \(docker-registry\.service\) exists and was not installed by kk/);
+        return true;
+      });
+      // kk's own unit in /etc takes precedence over the packaged one: that is kk's, and accepted.
+      await on('node1', 'cat > /etc/systemd/system/docker-registry.service && systemctl daemon-reload', `${KK_UNIT_MARKER}\n[Unit]\nDescription=kk\n`);
+      await refuseForeignUnit(conn, 'docker-registry.service');
+    } finally {
+      conn.close();
+      await on('node1', 'rm -f /lib/systemd/system/docker-registry.service /etc/systemd/system/docker-registry.service && systemctl daemon-reload');
+    }
   });
 
   it('a deterministic failure parks its host at once (exit 3, the fix named) while the others finish; kk resume finishes it; a kept Docker is untouched', async () => {
@@ -139,16 +162,27 @@ describe('kk init registry on hosts that already hold things', () => {
     assert.equal(nothing.code, 2, 'nothing left to abort');
   });
 
-  it('plain HTTP, logged in as a NOPASSWD sudo user with a password: Docker is told the registry is insecure, and no file gets the password', async () => {
+  it('plain HTTP, logged in as a NOPASSWD sudo user with a password: Docker is told the registry is insecure (a reload owed by an interrupted attempt is made), and no file gets the password', async () => {
     await on('node3', 'rm -f /etc/docker/daemon.json');
-    // Another work dir installs here: node3 holds the first one's CA, which only rotate_ca lets it replace.
-    const r = await kk(['init', 'registry', '-i', inventory('plain', ['node3'], labFile.inventoryNopasswd), '--output', 'json', ...common(), '--workdir', path.join(dir, 'plain'), '--set', 'image_registry.auth.plain_http=true', '--set', 'image_registry.rotate_ca=true']);
+    // node2's Docker is not kk's: an attempt killed after merging insecure-registries into its daemon.json, before the
+    // reload, leaves the merged file and the marker. The next run finds the file as it would write it and must still reload.
+    const [node2, node3] = [labFile.nodes[1]!.address, labFile.nodes[2]!.address];
+    const merged = mergeDaemonJson(JSON.parse(await on('node2', 'cat /etc/docker/daemon.json')) as Record<string, unknown>, { insecureRegistries: [node2, node3] });
+    await on('node2', 'cat > /etc/docker/daemon.json && mkdir -p /var/lib/kubekey/pending-restart && touch /var/lib/kubekey/pending-restart/docker', merged);
+    const insecureIn = async (n: string, address: string) => new RegExp(`Insecure Registries:(\\n .*)*\\n +${address.replace(/\./g, '\\.')}\\n`).test(await on(n, 'docker info'));
+    assert.equal(await insecureIn('node2', node2), false, 'not yet in effect');
+    // Another work dir installs here: the nodes hold the first one's CA, which only rotate_ca lets it replace.
+    const r = await kk(['init', 'registry', '-i', inventory('plain', ['node2', 'node3'], labFile.inventoryNopasswd), '--output', 'json', ...common(), '--workdir', path.join(dir, 'plain'), '--set', 'image_registry.auth.plain_http=true', '--set', 'image_registry.rotate_ca=true']);
     await kk(['server', 'stop', '--workdir', path.join(dir, 'plain')]);
     assert.equal(r.code, 0, r.stderr);
     const daemon = JSON.parse(await on('node3', 'cat /etc/docker/daemon.json')) as { 'insecure-registries'?: string[] };
-    assert.ok(daemon['insecure-registries']?.some((n) => n.startsWith(labFile.nodes[2]!.address)), JSON.stringify(daemon));
+    assert.ok(daemon['insecure-registries']?.some((n) => n.startsWith(node3)), JSON.stringify(daemon));
+    assert.equal(await on('node2', 'cat /etc/docker/daemon.json'), merged, 'node2 kept as the interrupted attempt left it');
+    for (const [n, address] of [['node2', node2], ['node3', node3]] as const) assert.equal(await insecureIn(n, address), true, `${n}: docker info lists ${address} as insecure`);
+    assert.equal((await on('node2', 'ls /var/lib/kubekey/pending-restart')).trim(), '', 'the reload is no longer owed');
+    assert.equal(await on('node2', 'systemctl show -p ActiveEnterTimestampMonotonic --value docker.service'), dockerStarted, 'reloaded, not restarted');
     // sudo did not ask, so the password must not have reached any command's stdin (and so any file kk wrote).
     const password = (parse(fs.readFileSync(labFile.inventoryNopasswd, 'utf8')) as { spec: { hosts: { node3: { connector: { password: string } } } } }).spec.hosts.node3.connector.password;
-    assert.equal((await on('node3', sh`grep -rlF -- ${password} /etc/docker /etc/systemd/system /opt/docker-registry || true`)).trim(), '');
+    for (const n of ['node2', 'node3']) assert.equal((await on(n, sh`grep -rlF -- ${password} /etc/docker /etc/systemd/system /opt/docker-registry || true`)).trim(), '', n);
   });
 });

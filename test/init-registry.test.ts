@@ -5,7 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nfsCommands } from '../activities/install/registry';
-import { sh } from '../activities/ssh/quote';
+import { ApplicationFailure } from '@temporalio/common';
+import { mustRun } from '../activities/install/remote';
+import { command, sh } from '../activities/ssh/quote';
 import { variablesSchema } from '../config/variables';
 import type { LabFile } from '../lab/lab-file';
 import { registryConfig } from '../registry/render';
@@ -74,6 +76,19 @@ async function vipHolder(): Promise<string | undefined> {
   return undefined;
 }
 
+/** Every node holding the VIP now (IPv4). */
+async function vipHolders(): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of labFile.nodes) if ((await lab(['exec', n.name, '--', 'sh', '-c', `ip -o addr | grep -q ' inet ${labFile.vip}/' && echo yes`])).stdout.trim() === 'yes') out.push(n.name);
+  return out;
+}
+
+/** kk-keepalived.service's state on each node, `node1 active; node2 inactive; …`. */
+async function keepalivedUnits(): Promise<string> {
+  const states = await Promise.all(labFile.nodes.map(async (n) => `${n.name} ${(await lab(['exec', n.name, '--', 'sh', '-c', 'systemctl is-active kk-keepalived.service'])).stdout.trim()}`));
+  return states.join('; ');
+}
+
 before(async () => {
   labFile = await labUp(3);
   reg = labVersion(labFile, 'docker_registry_version');
@@ -116,9 +131,28 @@ describe('kk init registry (docker-registry)', () => {
     assert.equal((await curl(`admin:${password}`, `https://${node1}/v2/`)).trim(), '200');
     assert.equal((await curl('admin:wrong', `https://${node1}/v2/`)).trim(), '401');
     assert.equal((await on('node1', `stat -c %a /opt/docker-registry/${reg}/auth/htpasswd`)).trim(), '600');
+    // A wrong password, as kk's verification logs in (a transient step): refused at once as CommandFailed, not retried.
+    const conn = await labSsh(labFile.nodes[0]!);
+    try {
+      await assert.rejects(mustRun(conn, command('docker', 'login', '--username', 'admin', '--password-stdin', node1), `logging in to ${node1}`, { stdin: 'wrong', transient: true, timeoutMs: 60_000 }), (err: ApplicationFailure) => {
+        assert.deepEqual([err.type, err.nonRetryable], ['CommandFailed', true]);
+        assert.match(err.message, /logging in to \S+ failed \(exit 1\): the registry refused the credentials \(HTTP 401\).*login attempt to .* failed with status: 401 Unauthorized/);
+        return true;
+      });
+    } finally {
+      conn.close();
+    }
     assert.equal(fs.statSync(path.join(workdir, 'pki', 'image_registry.key')).mode & 0o777, 0o600);
 
     const image = await pushUnique('node1', node1, 'lab/persist');
+    // Deletes are off: an authenticated DELETE of the manifest by its digest is refused with distribution's UNSUPPORTED.
+    const manifest = `https://${node1}/v2/lab/persist/manifests/`;
+    const asAdmin = (args: string) => on('node1', `curl -sS -K - --cacert /etc/docker/certs.d/${node1}/ca.crt ${args}`, `user = "admin:${password}"\n`);
+    const head = await asAdmin(`-I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' ${manifest}${image.split(':').pop()}`);
+    const digest = /^docker-content-digest:\s*(sha256:[0-9a-f]{64})/im.exec(head)?.[1];
+    assert.ok(digest, head);
+    const del = await asAdmin(`-X DELETE -w '\n%{http_code}' ${manifest}${digest}`);
+    assert.match(del, /"code":"UNSUPPORTED"[\s\S]*\n405$/, del);
     await on('node1', 'systemctl restart docker-registry.service');
     await on('node1', `${registryUp(30)}`);
     assert.equal((await pull('node1', image)).trim(), 'pulled', 'after a service restart');
@@ -170,12 +204,16 @@ describe('kk init registry (docker-registry)', () => {
     await on(holder, `${registryUp(60)}`);
   });
 
-  it('re-running the HA install changes nothing', async () => {
+  it('re-running the HA install changes nothing but the keepalived restart an interrupted attempt owed', async () => {
+    // node3's last attempt was killed after writing keepalived's files, before the restart: only the marker tells.
+    await on('node3', 'mkdir -p /var/lib/kubekey/pending-restart && touch /var/lib/kubekey/pending-restart/kk-keepalived');
     const { report } = await init(inventory('ha', ['node1', 'node2', 'node3']), `image_registry.ha_vip=${labFile.vip}`, s3Set());
     for (const node of report.nodes) {
       for (const step of ['docker', 'compose', 'trust', 'registry.image', 'registry.config', 'registry.service']) assert.equal(node.steps[step], 'skipped', `${node.host} ${step}`);
     }
-    for (const [host, steps] of Object.entries(report.ha!.steps)) assert.deepEqual(steps, { image: 'skipped', config: 'skipped', service: 'skipped' }, host);
+    const expected = (host: string) => ({ image: 'skipped', config: 'skipped', service: host === 'node3' ? 'restarted' : 'skipped' });
+    for (const [host, steps] of Object.entries(report.ha!.steps)) assert.deepEqual(steps, expected(host), host);
+    assert.equal((await on('node3', 'ls /var/lib/kubekey/pending-restart')).trim(), '', 'the restart is no longer owed');
   });
 
   it('shrinking the HA set removes the leaver\'s keepalived, so it cannot hold the VIP beside the group', async () => {
@@ -210,6 +248,24 @@ describe('kk init registry (docker-registry)', () => {
     } finally {
       for (const n of ['node1', 'node2']) await on(n, 'iptables -D INPUT -p vrrp -j DROP; systemctl restart kk-keepalived.service');
     }
+  });
+
+  it('shrinking HA to one host: its keepalived holds the VIP alone; dropping ha_vip then removes every keepalived and frees the VIP', async () => {
+    const kv = labVersion(labFile, 'keepalived_version');
+    const one = (await init(inventory('ha', ['node1']), `image_registry.ha_vip=${labFile.vip}`, s3Set())).report;
+    assert.equal(one.endpoint, labFile.vip);
+    assert.deepEqual([one.ha?.vipHolder, one.ha?.removed], ['node1', ['node2']]);
+    assert.deepEqual(await vipHolders(), ['node1']);
+    assert.equal(await keepalivedUnits(), 'node1 active; node2 inactive; node3 inactive');
+    assert.doesNotMatch(await on('node1', `cat /opt/keepalived/${kv}/keepalived.conf`), /unicast_peer/, 'a group of one has no peers');
+
+    const none = (await init(inventory('ha', ['node1']), s3Set())).report;
+    assert.equal(none.endpoint, labFile.nodes[0]!.address);
+    assert.equal(none.ha, undefined);
+    assert.deepEqual(none.keepalivedRemoved, { removed: ['node1'] });
+    assert.deepEqual(await vipHolders(), []);
+    assert.equal(await keepalivedUnits(), 'node1 inactive; node2 inactive; node3 inactive');
+    assert.equal((await on('node1', 'ls /opt/keepalived /etc/systemd/system/kk-keepalived.service 2>/dev/null | wc -l')).trim(), '0');
   });
 
   // Runs on node1, where the tests above installed Docker and loaded the registry image.

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { DAEMON_DEFAULTS, mergeDaemonJson } from '../activities/install/docker-units';
 import { holdsVip, parseKeepalivedMembers } from '../activities/install/keepalived';
@@ -40,7 +43,7 @@ describe('keepalived', () => {
       let cmd = '';
       const s = { exec: async (c: string) => ((cmd = c), { code: runGrep(c, ipOutput), stdout: '', stderr: '' }) } as unknown as HostSession;
       const held = await holdsVip(s, vip);
-      assert.match(cmd, /ip -o addr \|/);
+      assert.match(cmd, /ip -o addr 2>\/dev\/null \|/);
       return held;
     };
     assert.equal(await ask('fd00::100'), true);
@@ -69,6 +72,25 @@ describe('precheck probes only what the registry needs', () => {
     for (const l of reach) assert.match(l, /^\( .* \) &$/);
     assert.ok(lines.indexOf('wait') > lines.indexOf(reach[1]!));
     assert.doesNotMatch(script, /\b22\b/, 'SSH between hosts is not probed');
+  });
+
+  it("the VIP probe's held line sees an IPv6 VIP as well as an IPv4 one (run against canned `ip -o addr` output)", () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-ip-'));
+    fs.writeFileSync(path.join(bin, 'ip'), "#!/bin/sh\nprintf '%s\\n' '1: lo    inet 127.0.0.1/8 scope host lo' '2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0' '2: eth0    inet6 fd00::100/64 scope global' '2: eth0    inet6 fd00::1000/64 scope global'\n", { mode: 0o755 });
+    const held = (vip: string) => {
+      const lines = probeScript({ peers: [], registryPorts: [], vip }).split('\n');
+      const line = lines[lines.indexOf('echo @@vip') + 1]!;
+      assert.match(line, /echo held/);
+      return execFileSync('sh', ['-c', line], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } }).toString().trim() === 'held';
+    };
+    try {
+      assert.equal(held('fd00::100'), true, 'IPv6 VIP held');
+      assert.equal(held('10.0.0.5'), true, 'IPv4 VIP held');
+      assert.equal(held('fd00::10'), false, 'a longer address with the VIP as prefix is not the VIP');
+      assert.equal(held('10.0.0.50'), false);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   const facts: HostFacts = {

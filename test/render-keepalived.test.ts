@@ -100,6 +100,12 @@ describe('keepalived.conf', () => {
     // Filled in by kk: none of the image's {{ keepalived_* }} placeholders are left for its startup to fill.
     assert.doesNotMatch(conf, /\{\{/);
   });
+
+  it('a group of one (ha_vip on a single registry host) has no unicast_peer block and still holds the VIP', () => {
+    const alone = keepalivedConf({ ...settings, peers: [] });
+    assert.doesNotMatch(alone, /unicast_peer/);
+    assert.match(alone, /unicast_src_ip 10\.0\.0\.11\n  virtual_ipaddress \{\n    10\.0\.0\.100\/24 dev ens3\n  \}/);
+  });
 });
 
 describe('keepalived health-check script', () => {

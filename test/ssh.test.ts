@@ -10,6 +10,7 @@ import { SshConnection } from '../activities/ssh/connection';
 import { KnownHosts } from '../activities/ssh/known-hosts';
 import { SessionPool } from '../activities/ssh/pool';
 import { Semaphore } from '../activities/ssh/semaphore';
+import { mustRun } from '../activities/install/remote';
 import { command, sh } from '../activities/ssh/quote';
 import { remoteSha256, STAGING_DIR_NAME, stagingFileName } from '../activities/ssh/upload';
 import { sha256File } from '../activities/ssh/file-hash';
@@ -292,6 +293,28 @@ describe('upload', () => {
     conn.close();
   });
 
+  it('a home directory others can write (or that the login user does not own) is refused before anything is staged there', async () => {
+    const home = `/home/${SUDO_USER}`;
+    const st = fs.statSync(home);
+    const dest = path.join(work, 'remote', 'shared-home', 'big.bin');
+    const conn = await SshConnection.open(sudoTarget(), { knownHosts });
+    try {
+      for (const [change, why] of [[() => fs.chmodSync(home, 0o775), /home directory \/home\/\S+ is writable by other users \(drwxrwxr-x\).*chmod go-w/], [() => fs.chownSync(home, 0, st.gid), /home directory \/home\/\S+ is not owned by/]] as const) {
+        fs.rmSync(path.join(home, STAGING_DIR_NAME), { recursive: true, force: true });
+        change();
+        try {
+          await expectFailure(conn.upload(big, dest), 'PermissionDenied', true, why);
+          assert.ok(!fs.existsSync(path.join(home, STAGING_DIR_NAME)), 'nothing staged');
+        } finally {
+          fs.chownSync(home, st.uid, st.gid);
+          fs.chmodSync(home, st.mode & 0o7777);
+        }
+      }
+    } finally {
+      conn.close();
+    }
+  });
+
   it("files and symlinks planted at the old /tmp and beside-the-target staging names are never written through", async () => {
     const sha = await sha256File(big);
     const victim = path.join(work, 'victim.conf');
@@ -362,6 +385,58 @@ describe('upload', () => {
       conn.close();
     } finally {
       await tampering.stop();
+    }
+  });
+});
+
+describe('channel semaphore', () => {
+  it('hands a released slot to the oldest waiter: a newcomer in between waits its turn and the limit holds', async () => {
+    const s = new Semaphore(1);
+    const order: string[] = [];
+    let active = 0;
+    let peak = 0;
+    const job = (name: string, hold?: Promise<void>) => async () => {
+      peak = Math.max(peak, ++active);
+      order.push(name);
+      await hold;
+      active--;
+    };
+    let release!: () => void;
+    let held!: Promise<void>;
+    const a = s.use(() => {
+      order.push('a');
+      return (held = new Promise<void>((r) => (release = r)));
+    });
+    const b = s.use(job('b'));
+    // Runs right after the semaphore's own continuation (which releases a's slot) and before b wakes up: the moment
+    // a newcomer could jump the queue.
+    let c!: Promise<void>;
+    void held.then(() => (c = s.use(job('c'))));
+    release();
+    await a;
+    await b;
+    await c;
+    assert.deepEqual(order, ['a', 'b', 'c']);
+    assert.equal(peak, 1);
+  });
+});
+
+describe('remote commands (mustRun) over a real session', () => {
+  it('a non-zero exit is a non-retryable CommandFailed naming the step and exit code, without stdin; a transient step\'s is a retryable NotReady, but a refused login is not retried', async () => {
+    const conn = await SshConnection.open(sudoTarget(), { knownHosts });
+    try {
+      const secret = `s3cret-${randomBytes(6).toString('hex')}`;
+      const failed = await expectFailure(mustRun(conn, 'cat >/dev/null; echo "bad value in config.yml" >&2; exit 7', 'applying the registry config', { stdin: secret }), 'CommandFailed', true, /^loop-user \(kktest@127\.0\.0\.1:\d+\): applying the registry config failed \(exit 7\): bad value in config\.yml$/);
+      assert.ok(!failed.message.includes(secret) && !failed.message.includes(sudoPassword), failed.message);
+      await expectFailure(mustRun(conn, 'echo "Cannot connect to the Docker daemon" >&2; exit 1', 'waiting for docker', { transient: true }), 'NotReady', false, /waiting for docker failed \(exit 1\): Cannot connect/);
+      // What docker login and ctr print when the registry refuses the credentials: deterministic, so not retried.
+      for (const said of ['Error response from daemon: login attempt to https://10.0.0.1/v2/ failed with status: 401 Unauthorized', 'Error response from daemon: Get "https://10.0.0.1/v2/": unauthorized: authentication required', 'ctr: failed to resolve reference "10.0.0.1/kk/probe:latest": pulling from host 10.0.0.1 failed with status code [manifests latest]: 401 Unauthorized']) {
+        const refused = await expectFailure(mustRun(conn, sh`cat >/dev/null; printf '%s\n' ${said} >&2; exit 1`, 'logging in to 10.0.0.1', { transient: true, stdin: secret }), 'CommandFailed', true, /logging in to 10\.0\.0\.1 failed \(exit 1\): the registry refused the credentials \(HTTP 401\): check image_registry\.auth/);
+        assert.ok(!refused.message.includes(secret));
+      }
+      assert.equal((await mustRun(conn, 'id -u', 'who')).stdout, '0\n');
+    } finally {
+      conn.close();
     }
   });
 });

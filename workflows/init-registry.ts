@@ -87,6 +87,7 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
   const nodes = results.map(withoutFixedInput);
 
   let ha: InitRegistryReport['ha'];
+  let noHa: InitRegistryReport['keepalivedRemoved'];
   if (input.ha) {
     setPhase('ha');
     const ha_ = input.ha;
@@ -129,6 +130,9 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
       }),
     );
     ha = { vipHolder, steps, ...decommissioned };
+  } else {
+    const decommissioned = await decommissionLeavers(input);
+    if (decommissioned.removed || decommissioned.unreachableLeavers) noHa = decommissioned;
   }
   const harborNodes = input.nodes.filter((n): n is HarborNodeInput => n.type === 'harbor');
   const { replication, meshLeavers } = harborNodes.length ? await harborMesh(input, harborNodes) : {};
@@ -153,6 +157,7 @@ export async function initRegistryWorkflow(input: InitRegistryInput): Promise<In
     precheck,
     nodes,
     ha,
+    ...(noHa && { keepalivedRemoved: noHa }),
     replication,
     meshLeavers,
     verification: { image, digest, pushedFrom: input.nodes[0]!.host.name, pulledOn: input.nodes.map((n) => n.host.name), replicatedTo },
@@ -225,26 +230,27 @@ async function leaveMesh(input: InitRegistryInput, template: HarborNodeInput, le
 }
 
 /**
- * Hosts that were in the keepalived group (as the members' deployed configs say) and are no longer registry hosts:
- * their keepalived is removed when the inventory still reaches them; otherwise the report names them, because their
- * keepalived would go on claiming the VIP beside the group.
+ * Hosts that were in the keepalived group (as the registry hosts' deployed configs say) and are not in it now: their
+ * keepalived is removed when the inventory still reaches them; otherwise the report names them, because their
+ * keepalived would go on claiming the VIP beside the group. Without HA (ha_vip dropped) the group is empty: every
+ * former member goes, the registry hosts themselves included, so no host keeps holding the old VIP.
  */
 async function decommissionLeavers(input: InitRegistryInput): Promise<{ removed?: string[]; unreachableLeavers?: string[] }> {
-  const ha = input.ha!;
-  const current = new Set(ha.members.map((m) => m.address));
+  const current = new Set(input.ha?.members.map((m) => m.address) ?? []);
   const seen = await Promise.all(input.nodes.map((n) => install.readKeepalivedMembers(n.host)));
   const leavers = [...new Set(seen.flat())].filter((a) => !current.has(a));
-  if (!leavers.length) return {};
-  const removed: string[] = [];
+  const targets = new Map<string, HostTarget>();
   const unreachableLeavers: string[] = [];
   for (const address of leavers) {
     const host = input.precheck.hosts.find((h) => hostAddress(h) === address || h.address === address);
-    if (host) {
-      await install.removeKeepalived(host);
-      removed.push(host.name);
-    } else unreachableLeavers.push(address);
+    if (host) targets.set(host.name, host);
+    else unreachableLeavers.push(address);
   }
-  return { removed, unreachableLeavers };
+  // A registry host's own keepalived goes too when there is no group, even if its config named no address we know.
+  if (!input.ha) for (const n of input.nodes) if (!targets.has(n.host.name)) targets.set(n.host.name, n.host);
+  const removed: string[] = [];
+  for (const host of targets.values()) if ((await install.removeKeepalived(host)) === 'removed') removed.push(host.name);
+  return { ...(removed.length && { removed }), ...(unreachableLeavers.length && { unreachableLeavers }) };
 }
 
 /** One registry host's keepalived (HA). Parks when it fails for good; a fix may change how the host is reached. */

@@ -26,7 +26,7 @@ function probeSpecFor(input: PrecheckInput, host: HostTarget): ProbeSpec {
   const peers = input.hosts
     .filter((h) => h.name !== host.name && !(h.local && !h.internalIPv4) && input.registryHosts.includes(h.name))
     .flatMap((h) => input.registryPorts.map((port) => ({ address: hostAddress(h), port, required: isRegistry })));
-  const vip = isRegistry && input.haVip && input.registryHosts.length > 1 ? input.haVip : undefined;
+  const vip = isRegistry && input.haVip ? input.haVip : undefined;
   return { peers, registryPorts: isRegistry ? input.registryPorts : [], vip, s3: isRegistry ? input.s3 : undefined };
 }
 

@@ -44,9 +44,9 @@ async function dockerState(session: HostSession): Promise<DockerState> {
 /**
  * Docker from the static tarball, unless the host has a Docker already. One kk did not install (from the distribution's
  * packages, say) is kept as it is: no binaries, units or restart; only the insecure registries plain HTTP needs are
- * merged into its daemon.json (backed up first) and applied with a reload. kk's own Docker is upgraded when the
- * version differs. daemon.json is always merged, never replaced. A restart owed by an earlier, interrupted attempt
- * is still made (see pendingMarker).
+ * merged into its daemon.json (backed up first) and applied with a reload, owed until done as a restart is. kk's own
+ * Docker is upgraded when the version differs. daemon.json is always merged, never replaced. A restart (or reload)
+ * owed by an earlier, interrupted attempt is still made (see pendingMarker).
  */
 export async function installDocker(
   session: HostSession,
@@ -62,11 +62,15 @@ export async function installDocker(
   if (foreign) {
     const current = state.daemonJson ? `${JSON.stringify(state.daemonJson, null, 2)}\n` : undefined;
     if (!state.active) await mustRun(session, 'systemctl start docker', 'starting the existing docker', { timeoutMs: 180_000, signal });
-    if (current === daemon || (!state.daemonJson && !insecureRegistries.length)) return `kept ${state.version} (not installed by kk)`;
-    await backupDaemonJson(session);
-    await putFile(session, DAEMON_JSON, daemon, 0o644);
+    if (current !== daemon && (state.daemonJson || insecureRegistries.length)) {
+      await backupDaemonJson(session);
+      // The reload is owed from before the write until it is done: a retry that finds the file merged still reloads.
+      await putFile(session, DAEMON_JSON, daemon, 0o644, 'docker');
+    }
+    if (!(await restartPending(session, 'docker'))) return `kept ${state.version} (not installed by kk)`;
     // insecure-registries is one of the settings dockerd reloads on SIGHUP: no restart of a Docker that is not ours.
     await mustRun(session, 'systemctl reload docker', 'reloading docker');
+    await clearPending(session, 'docker');
     return `kept ${state.version} (not installed by kk); daemon.json merged`;
   }
 

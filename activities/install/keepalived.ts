@@ -51,9 +51,14 @@ export async function waitVipServes(session: HostSession, vip: string, url: stri
   return 'serves';
 }
 
-/** Whether this node holds the VIP now (IPv4 `inet` or IPv6 `inet6`). */
+/** A shell test that succeeds when this host holds `vip` (IPv4 `inet` or IPv6 `inet6`; a longer address with it as prefix does not count). */
+export function vipHeldTest(vip: string): string {
+  return sh`ip -o addr 2>/dev/null | grep -qF -e ${` inet ${vip}/`} -e ${` inet6 ${vip}/`}`;
+}
+
+/** Whether this node holds the VIP now. */
 export async function holdsVip(session: HostSession, vip: string): Promise<boolean> {
-  return (await asRoot(session, sh`ip -o addr | grep -qF -e ${` inet ${vip}/`} -e ${` inet6 ${vip}/`}`, { timeoutMs: 15_000 })).code === 0;
+  return (await asRoot(session, vipHeldTest(vip), { timeoutMs: 15_000 })).code === 0;
 }
 
 /** Addresses in the keepalived.conf kk deployed here (unicast_src_ip and unicast_peer entries), any version. */
@@ -81,7 +86,9 @@ export async function removeKeepalived(session: HostSession): Promise<string> {
   const dropVip = vip ? sh`ip addr del ${vip[1]!} dev ${vip[2]!} 2>/dev/null; ` : '';
   await mustRun(
     session,
-    sh`systemctl disable --now ${KEEPALIVED_UNIT} 2>/dev/null; docker rm -f kk-keepalived >/dev/null 2>&1; ${raw(dropVip)}rm -f ${`/etc/systemd/system/${KEEPALIVED_UNIT}`} && rm -rf ${KEEPALIVED_DIR} && systemctl daemon-reload`,
+    // A unit stopped while its compose project goes down may stay `failed` in systemd's memory (the host reads as
+    // degraded): reset-failed forgets it.
+    sh`systemctl disable --now ${KEEPALIVED_UNIT} 2>/dev/null; docker rm -f kk-keepalived >/dev/null 2>&1; ${raw(dropVip)}rm -f ${`/etc/systemd/system/${KEEPALIVED_UNIT}`} && rm -rf ${KEEPALIVED_DIR} && systemctl daemon-reload && (systemctl reset-failed ${KEEPALIVED_UNIT} 2>/dev/null; true)`,
     'removing keepalived',
     { timeoutMs: 120_000 },
   );

@@ -1,5 +1,5 @@
 import { registryLayout } from '../../registry/layout';
-import { composeUnit, registryCompose } from '../../registry/render';
+import { composeUnit, nodeRegistryCompose } from '../../registry/render';
 import type { DockerRegistryNodeInput } from '../../registry/types';
 import { command, sh } from '../ssh/quote';
 import type { HostSession } from '../ssh/session';
@@ -40,7 +40,7 @@ export async function deployRegistry(session: HostSession, input: DockerRegistry
     await putFile(session, `${layout.ssl}/server.key`, input.pki.serverKey, 0o600, unit),
     await putFile(session, `${layout.ssl}/ca.crt`, input.pki.caCert, 0o644, unit),
     input.gcsKeyfile ? await putFile(session, input.gcsKeyfile.path, input.gcsKeyfile.content, 0o600, unit) : false,
-    await putFile(session, layout.compose, registryCompose(layout, input.port, input.hostDataDir, input.gcsKeyfile?.path, input.htpasswd !== undefined), 0o644, unit),
+    await putFile(session, layout.compose, nodeRegistryCompose(input), 0o644, unit),
   ].some(Boolean);
   const unitChanged = await putFile(session, `/etc/systemd/system/${REGISTRY_UNIT}`, composeUnit('docker registry (installed by kk)', 'docker-registry', layout.compose), 0o644, unit);
   steps.config = changed || unitChanged ? 'updated' : 'skipped';
@@ -59,13 +59,19 @@ export async function deployRegistry(session: HostSession, input: DockerRegistry
 
 /**
  * A unit of this name that kk did not write (its marker is missing) belongs to another installer: kk stops and says
- * so rather than replacing it. Precheck reports the same before anything changes.
+ * so rather than replacing it. Where systemd loads it from counts, as the facts script reads it (a distribution
+ * package's unit lives in /lib/systemd/system or /usr/lib/systemd/system), as well as kk's own path in /etc. Precheck
+ * reports the same before anything changes.
  */
 export async function refuseForeignUnit(session: HostSession, unit: string): Promise<void> {
-  const r = await asRoot(session, sh`f=/etc/systemd/system/${unit}; if [ -e "$f" ]; then head -n1 "$f"; else echo @@absent; fi`, { timeoutMs: 30_000 });
-  const first = r.stdout.split('\n')[0]?.trim();
-  if (first !== '@@absent' && first !== KK_UNIT_MARKER) {
-    throw hostFailure('CommandFailed', `${describeHost(session.target)}: /etc/systemd/system/${unit} exists and was not installed by kk; kk does not replace another installer's service. Remove it (and its containers) or install on another host.`);
+  const r = await asRoot(
+    session,
+    sh`for f in ${`/etc/systemd/system/${unit}`} "$(systemctl show -p FragmentPath --value ${unit} 2>/dev/null)"; do [ -n "$f" ] && [ -e "$f" ] || continue; head -n1 "$f" | grep -qxF ${KK_UNIT_MARKER} || printf '%s\n' "$f"; done`,
+    { timeoutMs: 30_000 },
+  );
+  const foreign = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean)[0];
+  if (foreign) {
+    throw hostFailure('CommandFailed', `${describeHost(session.target)}: ${foreign} (${unit}) exists and was not installed by kk; kk does not replace another installer's service. Remove it (and its containers) or install on another host.`);
   }
 }
 

@@ -26,11 +26,25 @@ export interface MustRunOptions {
   transient?: boolean;
 }
 
-/** Runs a command as root; a non-zero exit is a failure that names the host, the step and the command's last words. */
+/**
+ * A registry refusing the credentials, as docker login, docker push/pull and ctr say it (`unauthorized: authentication
+ * required`, `401 Unauthorized`): the same credentials are refused the same way on every retry.
+ */
+export const REGISTRY_AUTH_REFUSED = /\bunauthorized\b|authentication required|incorrect username or password/i;
+
+/**
+ * Runs a command as root; a non-zero exit is a failure that names the host, the step, the exit code and the command's
+ * last words (never its stdin, where secrets go). A transient step's failure is retried, except a refused login.
+ */
 export async function mustRun(session: HostSession, cmd: string, what: string, options: MustRunOptions = {}): Promise<ExecResult> {
   const r = await asRoot(session, cmd, { timeoutMs: options.timeoutMs ?? 300_000, signal: options.signal, stdin: options.stdin });
   if (r.code !== 0) {
-    throw hostFailure(options.transient ? 'NotReady' : 'CommandFailed', `${describeHost(session.target)}: ${what} failed (exit ${r.code}): ${tail(r.stderr.trim() || r.stdout.trim(), 800)}`);
+    const said = tail(r.stderr.trim() || r.stdout.trim(), 800);
+    const where = `${describeHost(session.target)}: ${what} failed (exit ${r.code})`;
+    if (options.transient && REGISTRY_AUTH_REFUSED.test(said)) {
+      throw hostFailure('CommandFailed', `${where}: the registry refused the credentials (HTTP 401): check image_registry.auth.username and image_registry.auth.password (kk resume retries with a fixed one): ${said}`);
+    }
+    throw hostFailure(options.transient ? 'NotReady' : 'CommandFailed', `${where}: ${said}`);
   }
   return r;
 }

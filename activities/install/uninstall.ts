@@ -65,10 +65,8 @@ export async function removeRegistryInstall(session: HostSession, dataPaths: str
   const versions = (await asRoot(session, sh`ls ${KEEPALIVED_DIR} 2>/dev/null; true`, { timeoutMs: 15_000 })).stdout.split('\n').filter(Boolean);
   const keepalived = await removeKeepalived(session);
   if (keepalived !== 'absent') {
-    // The image kk loaded for it goes too; a unit stopped while its compose project went down may be left `failed` in
-    // systemd's memory: forget it.
-    const images = docker && versions.length ? `docker rmi ${versions.map((v) => sh`${`osixia/keepalived:${v}`}`).join(' ')} >/dev/null 2>&1; ` : '';
-    await asRoot(session, `${images}systemctl reset-failed kk-keepalived.service 2>/dev/null; true`, { timeoutMs: 60_000 });
+    // The image kk loaded for it goes too.
+    if (docker && versions.length) await asRoot(session, `docker rmi ${versions.map((v) => sh`${`osixia/keepalived:${v}`}`).join(' ')} >/dev/null 2>&1; true`, { timeoutMs: 60_000 });
     steps.keepalived = keepalived;
   }
   await mustRun(session, sh`rm -f ${INPUT_FINGERPRINT_FILE} ${pendingMarker('kk-keepalived')}`, 'removing kk markers');

@@ -1,4 +1,5 @@
 import type { HostProbe, S3Access } from '../../precheck/types';
+import { vipHeldTest } from '../install/keepalived';
 import { raw, sh } from '../ssh/quote';
 
 export interface ProbeSpec {
@@ -47,7 +48,7 @@ export function probeScript(spec: ProbeSpec): string {
   lines.push('if command -v mount.nfs >/dev/null 2>&1 || [ -x /sbin/mount.nfs ] || [ -x /usr/sbin/mount.nfs ]; then echo present; fi');
   if (spec.vip) {
     lines.push('echo @@vip');
-    lines.push(sh`if ip -o addr 2>/dev/null | grep -q ${`inet ${spec.vip}/`}; then echo held; fi`);
+    lines.push(`if ${vipHeldTest(spec.vip)}; then echo held; fi`);
     // A stale neighbour entry (someone held the VIP earlier) must not count: only a fresh ARP answer does.
     lines.push(sh`ip neigh flush to ${spec.vip} 2>/dev/null || true`);
     lines.push(reachLine(spec.vip, 9, 'probe'));

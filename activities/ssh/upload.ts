@@ -24,14 +24,17 @@ export function stagingFileName(sha256: string): string {
 }
 
 /**
- * Makes (or checks) `$HOME/.kk-staging` as the login user: a real directory (a symlink there is removed, not
- * followed), owned by the login user, mode 0700; and removes anything at the staging file's path that is not a
- * regular file. Prints the directory's absolute path. Only the login user (and root) can then write there, so the
+ * Makes (or checks) `$HOME/.kk-staging` as the login user, in a home the login user owns and no one else can write
+ * (another user could rename the staging directory away and put their own in its place): a real directory (a symlink
+ * there is removed, not followed), owned by the login user, mode 0700; and removes anything at the staging file's
+ * path that is not a regular file. Prints the directory's absolute path. Only the login user (and root) can then write there, so the
  * SFTP write (which follows links) cannot be redirected by another local user, as it could in /tmp.
  */
 const PREPARE_STAGING = `set -e
 d="$HOME/${STAGING_DIR_NAME}"
 case "$d" in /*) ;; *) echo "home directory $HOME is not absolute" >&2; exit 1 ;; esac
+[ "$(stat -L -c %u -- "$HOME")" = "$(id -u)" ] || { echo "home directory $HOME is not owned by $(id -un): kk stages uploads only where no other user can replace them" >&2; exit 1; }
+case "$(stat -L -c %A -- "$HOME")" in ?????w????|????????w?) echo "home directory $HOME is writable by other users ($(stat -L -c %A -- "$HOME")): another user could replace the staging directory; chmod go-w $HOME" >&2; exit 1 ;; esac
 if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then rm -f -- "$d"; fi
 [ -d "$d" ] || mkdir -m 0700 -- "$d"
 if [ "$(stat -c %u -- "$d")" != "$(id -u)" ]; then echo "$d is not owned by $(id -un)" >&2; exit 1; fi
