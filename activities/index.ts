@@ -13,7 +13,7 @@ import type { HostSession } from './ssh/session';
 import { FACTS_SCRIPT, parseFacts } from './facts/gather';
 import { checkArtifactFiles } from './precheck/artifacts';
 import { parseProbe, probeScript, s3HeadCommand, type ProbeSpec } from './precheck/probe';
-import type { HostFacts } from './facts/types';
+import type { HostFacts } from '../precheck/host-facts';
 import { withHeartbeat } from './heartbeat';
 import { createImageActivities } from './images';
 import { clusterActivities } from './cluster';

@@ -1,4 +1,4 @@
-import type { HostFacts } from '../activities/facts/types';
+import type { HostFacts } from './host-facts';
 import type { HostTarget } from '../config/hosts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';

@@ -7,7 +7,8 @@ import { isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { waitHarborHealthy } from '../activities/install/harbor';
 import { isHostFailure } from '../activities/ssh/errors';
 import type { ExecOptions, ExecResult, HostSession } from '../activities/ssh/session';
-import type { HostFacts } from '../activities/facts/types';
+import type { HostFacts } from '../precheck/host-facts';
+import { hostFacts, hostProbe } from './support/host-facts';
 import type { HostTarget } from '../config/hosts';
 import { loadConfig } from '../config/load';
 import { harborLayout } from '../registry/harbor/layout';
@@ -106,23 +107,8 @@ describe('precheck for Harbor', () => {
   const config = loadConfig({ inventoryPath: path.join(__dirname, 'fixtures', 'seed-registry-inventory.yaml'), sets: [HARBOR_SETS, 'image_registry.harbor.data_dir=/data/harbor'], workdir, generateSecrets: true });
   const input = precheckInput(config);
   const host = input.registryHosts[0]!;
-  const facts: HostFacts = {
-    hostname: 'h',
-    os: { id: 'debian', idLike: [], versionId: '12', prettyName: 'Debian', family: 'deb' },
-    kernel: '6',
-    machine: 'x86_64',
-    arch: 'amd64',
-    cpus: 4,
-    memoryMb: 8192,
-    filesystems: [{ mount: '/', device: 'd', fsType: 'ext4', sizeMb: 500_000, freeMb: 400_000 }],
-    interfaces: [],
-    docker: null,
-    dockerCompose: null,
-    services: { harbor: false, dockerRegistry: false },
-    servicesByKk: { harbor: false, dockerRegistry: false },
-    clock: 0,
-  };
-  const probe = (over: Partial<HostProbe> = {}, factsOver: Partial<HostFacts> = {}): HostProbe => ({ facts: { ...facts, ...factsOver }, clockOffsetSeconds: 0, listening: [], portHolders: {}, reach: {}, deployedCa: {}, nfsClient: true, ...over });
+  const facts = hostFacts({ cpus: 4, memoryMb: 8192, filesystems: [{ mount: '/', device: 'd', fsType: 'ext4', sizeMb: 500_000, freeMb: 400_000 }] });
+  const probe = (over: Partial<HostProbe> = {}, factsOver: Partial<HostFacts> = {}): HostProbe => hostProbe({ ...facts, ...factsOver }, over);
   const check = (name: string, p: HostProbe, i = input) => hostChecks(i, host, p).filter((c) => c.check === name);
 
   it('checks both the http and the https port; a foreign holder of either fails, naming it', () => {

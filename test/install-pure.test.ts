@@ -8,7 +8,7 @@ import { DAEMON_DEFAULTS, mergeDaemonJson } from '../activities/install/docker-u
 import { holdsVip, parseKeepalivedMembers } from '../activities/install/keepalived';
 import { probeScript } from '../activities/precheck/probe';
 import type { HostSession } from '../activities/ssh/session';
-import type { HostFacts } from '../activities/facts/types';
+import { hostFacts, hostProbe } from './support/host-facts';
 import { hostChecks } from '../precheck/evaluate';
 import type { HostProbe, PrecheckInput } from '../precheck/types';
 
@@ -93,22 +93,7 @@ describe('precheck probes only what the registry needs', () => {
     }
   });
 
-  const facts: HostFacts = {
-    hostname: 'h',
-    os: { id: 'debian', idLike: [], versionId: '12', prettyName: 'Debian', family: 'deb' },
-    kernel: '6',
-    machine: 'x86_64',
-    arch: 'amd64',
-    cpus: 2,
-    memoryMb: 4096,
-    filesystems: [{ mount: '/', device: 'd', fsType: 'ext4', sizeMb: 100_000, freeMb: 100_000 }],
-    interfaces: [],
-    docker: null,
-    dockerCompose: null,
-    services: { harbor: false, dockerRegistry: false },
-    servicesByKk: { harbor: false, dockerRegistry: false },
-    clock: 0,
-  };
+  const facts = hostFacts();
   const input = {
     hosts: [],
     rotateCa: false,
@@ -123,7 +108,7 @@ describe('precheck probes only what the registry needs', () => {
     artifactsByArch: {},
     artifactErrors: {},
   } as PrecheckInput;
-  const probe = (over: Partial<HostProbe>): HostProbe => ({ facts, clockOffsetSeconds: 0, listening: [], portHolders: {}, reach: {}, deployedCa: {}, nfsClient: true, ...over });
+  const probe = (over: Partial<HostProbe>): HostProbe => hostProbe(facts, over);
 
   it('an unreachable registry port fails on a registry host and only warns elsewhere', () => {
     const reach = { '10.0.0.9:443': 'unreachable' as const };

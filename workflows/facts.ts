@@ -1,5 +1,5 @@
 import { startChild, workflowInfo } from '@temporalio/workflow';
-import type { HostFacts } from '../activities/facts/types';
+import type { HostFacts } from '../precheck/host-facts';
 import type { HostTarget } from '../config/hosts';
 import { rethrowCancellation, rootCause } from './failures';
 import { setPhase } from './interceptors';

@@ -1,6 +1,6 @@
 import { binaryType } from '../../config/derived';
 import { KK_UNIT_MARKER } from '../../registry/markers';
-import type { HostFacts } from './types';
+import type { HostFacts } from '../../precheck/host-facts';
 
 /** One read-only script gathers everything; sections are marked so the parser does not depend on their order. */
 export const FACTS_SCRIPT = `export LC_ALL=C

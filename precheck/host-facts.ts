@@ -1,4 +1,4 @@
-/** What `kk facts` gathers on each host; also the input of precheck and install decisions. */
+/** What `kk facts` gathers on each host (activities/facts/gather.ts); also the input of precheck and install decisions. */
 export interface HostFacts {
   hostname: string;
   os: { id: string; idLike: string[]; versionId: string; prettyName: string; family: 'deb' | 'rpm' | 'unknown' };
