@@ -186,6 +186,13 @@ describe('Harbor mesh and verification plan (stubbed activities)', () => {
       async checkArtifacts() {
         return [];
       },
+      // No keepalived on any node: nothing to decommission (without HA each node is asked to remove its own).
+      async readKeepalivedMembers() {
+        return [];
+      },
+      async removeKeepalived() {
+        return 'absent';
+      },
       async readMeshPeers(input: HarborNodeInput) {
         return input.host.name === 'h1' ? ['h2', 'h3'] : ['h1'];
       },
