@@ -179,7 +179,7 @@ describe('Harbor mesh and verification plan (stubbed activities)', () => {
     artifactErrors: {},
   };
 
-  it("a peer whose robot secret was set has it rewritten on the others; a leaver not in the inventory is named; the probe's digest is awaited on every node within the bound", async () => {
+  it("every node reconciles its endpoints to the others; a leaver not in the inventory is named; the probe's digest is awaited on every node within the bound", async () => {
     const calls: string[] = [];
     const activities: Partial<Activities> = {
       ...stubs([]),
@@ -197,7 +197,7 @@ describe('Harbor mesh and verification plan (stubbed activities)', () => {
         return [];
       },
       async reconcileReplicationMesh(input: HarborNodeInput, peers) {
-        calls.push(`mesh ${input.host.name}: ${peers.map((p) => `${p.name}${p.secretChanged ? ' (new secret)' : ''}`).join(', ')}`);
+        calls.push(`mesh ${input.host.name}: ${peers.map((p) => p.name).join(', ')}`);
         return [];
       },
       async backfillReplication() {
@@ -218,7 +218,7 @@ describe('Harbor mesh and verification plan (stubbed activities)', () => {
     const report = await (await worker('plan-mesh', activities)).runUntil(() =>
       env.client.workflow.execute(initRegistryWorkflow, { taskQueue: 'plan-mesh', workflowId: 'plan-mesh', args: [{ precheck, nodes, endpoint: '10.9.9.1' }] }),
     );
-    assert.deepEqual(calls.filter((c) => c.startsWith('mesh')).sort(), ['mesh h1: h2 (new secret)', 'mesh h2: h1']);
+    assert.deepEqual(calls.filter((c) => c.startsWith('mesh')).sort(), ['mesh h1: h2', 'mesh h2: h1']);
     assert.deepEqual(report.meshLeavers, { cleared: {}, unreachable: ['h3'] });
     assert.ok(!calls.some((c) => c.startsWith('leave')), 'a leaver the inventory lacks is not reached');
     const awaited = calls.filter((c) => c.startsWith('await')).sort();

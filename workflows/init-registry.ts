@@ -3,7 +3,6 @@ import type { Activities } from '../activities';
 import { interfaceFor } from '../precheck/cidr';
 import { nodePaths } from '../registry/node-paths';
 import { VERIFY_PROJECT, VERIFY_REPOSITORY } from '../registry/verify';
-import { robotSecretChanged } from '../registry/harbor/mesh';
 import type { HarborNodeInput, InitRegistryInput, InitRegistryReport, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
 import { hostAddress, type HostTarget } from '../config/hosts';
 import type { KeepalivedSettings } from '../registry/render';
@@ -170,8 +169,8 @@ type MeshReport = Pick<InitRegistryReport, 'replication' | 'meshLeavers'>;
  * Harbor: nodes named by a node's kk endpoints that are no longer registry hosts leave the mesh first (their own
  * endpoints, policies and robot go, so they stop pushing into the others). With two or more nodes, every node gets the
  * replication robot, then endpoints and event-based push policies to every peer (reconciled by name, so re-runs
- * create nothing and leavers' objects go; a peer whose robot secret was set in this run has it written into every
- * endpoint that logs in as it), then one manual run of each policy so what any node held before reaches all.
+ * create nothing and leavers' objects go; an endpoint whose description names another credential fingerprint than the
+ * secret kk keeps is rewritten with it), then one manual run of each policy so what any node held before reaches all.
  */
 async function harborMesh(input: InitRegistryInput, nodes: HarborNodeInput[]): Promise<MeshReport> {
   const current = new Set(nodes.map((n) => n.host.name));
@@ -183,12 +182,11 @@ async function harborMesh(input: InitRegistryInput, nodes: HarborNodeInput[]): P
     nodes.length > 1 ? Promise.all(nodes.map((n) => install.ensureReplicationRobot(n))) : Promise.resolve([] as string[]),
     leavers.length ? leaveMesh(input, nodes[0]!, leavers) : Promise.resolve(undefined),
   ]);
-  const secretChanged = new Set(nodes.filter((_, i) => robots[i] !== undefined && robotSecretChanged(robots[i]!)).map((n) => n.host.name));
   const meshes = await Promise.all(
     nodes.map((n) =>
       install.reconcileReplicationMesh(
         n,
-        nodes.filter((p) => p !== n).map((p) => ({ name: p.host.name, address: p.address, ...(secretChanged.has(p.host.name) && { secretChanged: true }) })),
+        nodes.filter((p) => p !== n).map((p) => ({ name: p.host.name, address: p.address })),
       ),
     ),
   );

@@ -217,11 +217,10 @@ export async function leaveMesh(session: HostSession, input: HarborNodeInput, si
   return done;
 }
 
-/** A peer as the workflow names it; `secretChanged`: its robot's secret was set in this run (robotSecretChanged). */
+/** A peer as the workflow names it. */
 export interface MeshPeerTarget {
   name: string;
   address: string;
-  secretChanged?: boolean;
 }
 
 /** Replication endpoints and event-based push policies to every peer, reconciled by name; returns what changed. */
@@ -232,7 +231,6 @@ export async function reconcileMesh(session: HostSession, input: HarborNodeInput
     url: `https://${p.address.includes(':') ? `[${p.address}]` : p.address}:${input.harbor.httpsPort}`,
     accessKey: `robot$${REPLICATION_ROBOT}`,
     accessSecret: input.harbor.replicationSecret,
-    secretChanged: p.secretChanged,
   }));
   const plan = planMesh(wanted, await readMeshState(api));
   if (plan.conflicts.length) throw hostFailure('CommandFailed', `${describeHost(session.target)}: replication objects with kk's names that kk did not create: ${plan.conflicts.join('; ')}; rename or remove them`);
