@@ -5,7 +5,7 @@ import { parseDocument } from 'yaml';
 import { describeHost } from '../../config/hosts';
 import { HarborApi } from '../../registry/harbor/api';
 import { HARBOR_PROJECT, HARBOR_UNIT, harborLayout } from '../../registry/harbor/layout';
-import { applyMeshPlan, isKkOwned, meshRegistryName, PeerNotReadyError, planMesh, readMeshState, type MeshPeer } from '../../registry/harbor/mesh';
+import { applyMeshPlan, isKkOwned, meshRegistryName, PeerNotReadyError, PeerRefusedError, planMesh, readMeshState, type MeshPeer } from '../../registry/harbor/mesh';
 import { renderHarborYml } from '../../registry/harbor/render';
 import { composeUnit } from '../../registry/render';
 import type { HarborNodeInput } from '../../registry/types';
@@ -237,6 +237,7 @@ export async function reconcileMesh(session: HostSession, input: HarborNodeInput
   // Each peer's health first (Harbor refuses an endpoint whose peer is down): a deadline, then a retryable failure.
   const applied = await applyMeshPlan(api, plan, wanted, { peerWait: { timeoutMs: PEER_WAIT_MS, intervalMs: 3000, signal } }).catch((err: unknown) => {
     if (err instanceof PeerNotReadyError) throw hostFailure('NotReady', `${describeHost(session.target)}: ${err.message}`);
+    if (err instanceof PeerRefusedError) throw hostFailure('CommandFailed', `${describeHost(session.target)}: ${err.message}`);
     throw err;
   });
   return applied.map((a) => `${a.action.kind} ${a.action.name}`);

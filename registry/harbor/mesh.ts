@@ -291,10 +291,26 @@ export class PeerNotReadyError extends Error {
   }
 }
 
+/** This node's Harbor refused a peer's endpoint itself (a 400 other than "unhealthy": a bad URL): waiting will not help. */
+export class PeerRefusedError extends Error {
+  constructor(
+    readonly peer: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PeerRefusedError';
+  }
+}
+
+/** A failure time may fix: one classified retryable (Temporal's ApplicationFailure, by shape: this module stays pure). */
+const retryable = (err: unknown) => err instanceof Error && 'nonRetryable' in err && (err as { nonRetryable?: boolean }).nonRetryable === false;
+
 /**
  * Waits until this node's Harbor reaches the peer with the credential it is to be saved with (POST /registries/ping,
  * flat fields): Harbor pings a peer before saving its endpoint and refuses a down one (500 when its URL does not
- * answer, 400 when its registry is down), so the endpoint is written only once the ping passes.
+ * answer, 400 "unhealthy" when its registry is down), so the endpoint is written only once the ping passes. Only the
+ * peer being unreachable or unhealthy (and a retryable failure reaching this node's Harbor) is waited out; anything
+ * else (TLS to this node's Harbor, another answer from its API, a URL it refuses) is thrown at once.
  */
 export async function waitPeerReady(api: HarborApi, peer: MeshPeer, wait: PeerWait): Promise<void> {
   const sleep = wait.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -305,9 +321,10 @@ export async function waitPeerReady(api: HarborApi, peer: MeshPeer, wait: PeerWa
     try {
       const r = await api.pingRegistry({ name: meshRegistryName(peer.name), url: peer.url, type: 'harbor', insecure: peer.insecure ?? false, credential: { accessKey: peer.accessKey, accessSecret: peer.accessSecret } });
       if (r.ok) return;
+      if (r.reason === 'invalid') throw new PeerRefusedError(peer.name, `this node's Harbor refused the endpoint of peer ${peer.name} (${peer.url}): ${r.message}`);
       last = r.message;
     } catch (err) {
-      if (wait.signal?.aborted) throw err;
+      if (wait.signal?.aborted || !retryable(err)) throw err;
       last = (err as Error).message;
     }
     wait.signal?.throwIfAborted();
