@@ -144,9 +144,15 @@ describe('HarborApi against recorded answers', () => {
     const api = new HarborApi(serve(executions(true), sent));
     assert.equal((await api.listExecutions(1, 100)).some((e) => e.trigger === 'manual'), false, 'the newest 100 are all event-based');
     sent.length = 0;
-    assert.equal(await api.backfilled(1), true);
+    assert.deepEqual(await api.backfill(1), { done: true });
     assert.deepEqual(sent.map((r) => [r.query?.policy_id, r.query?.trigger]), [[1, 'manual']]);
-    assert.equal(await new HarborApi(serve(executions(false), [])).backfilled(1), false, 'a failed manual run is no backfill');
+    assert.deepEqual(await new HarborApi(serve(executions(false), [])).backfill(1), { done: false }, 'a failed manual run is no backfill');
+    // A manual execution still running (by its task counts, whatever its status says) is named, to be awaited.
+    const running = executions(false);
+    running[0] = { ...running[0]!, status: 'InProgress', succeed: 0, failed: 0, in_progress: 1 };
+    assert.deepEqual(await new HarborApi(serve(running, [])).backfill(1), { done: false, running: 1 });
+    running.push({ ...running[0]!, id: 152, status: 'Succeed', succeed: 1, in_progress: 0 });
+    assert.deepEqual(await new HarborApi(serve(running, [])).backfill(1), { done: true }, 'a finished one decides, whatever else runs');
   });
 
   it('awaitExecution gives up at its deadline, naming the counts', async () => {

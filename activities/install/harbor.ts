@@ -254,8 +254,10 @@ export async function backfillReplication(session: HostSession, input: HarborNod
   for (const policy of policies.filter((p) => p.name.startsWith('kk-push-to-'))) {
     // Decided by Harbor's state, not this run's: a policy with a finished manual execution was backfilled already
     // (events carry every later push), so a re-run starts none; a new policy (a node joined) gets one.
-    if (await api.backfilled(policy.id)) continue;
-    const id = await api.startExecution(policy.id);
+    // One still running (an interrupted attempt started it) is awaited: a second would copy everything again.
+    const state = await api.backfill(policy.id);
+    if (state.done) continue;
+    const id = state.running ?? (await api.startExecution(policy.id));
     const outcome = await api.awaitExecution(id, { timeoutMs: 600_000, intervalMs: 2000 });
     if (!outcome.ok) {
       const logs = outcome.failedTasks.map((t) => `${t.task.src_resource}: ${t.log.trim().split('\n').slice(-3).join(' | ')}`).join('; ');
