@@ -186,8 +186,15 @@ describe('Harbor mesh and verification plan (stubbed activities)', () => {
       async checkArtifacts() {
         return [];
       },
+      // No keepalived from an earlier HA install (the run has no ha_vip).
+      async readKeepalivedMembers() {
+        return [];
+      },
+      async removeKeepalived() {
+        return 'skipped';
+      },
       async readMeshPeers(input: HarborNodeInput) {
-        return input.host.name === 'h1' ? ['h2', 'h3'] : ['h1'];
+        return input.host.name === 'h1' ? [{ name: 'h2', url: 'https://10.9.9.2:443' }, { name: 'h3', url: 'https://10.9.9.3:443' }] : [{ name: 'h1', url: 'https://10.9.9.1:443' }];
       },
       async ensureReplicationRobot(input: HarborNodeInput) {
         return input.host.name === 'h2' ? 'secret set' : 'skipped';

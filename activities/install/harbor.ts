@@ -4,8 +4,9 @@ import { promisify } from 'node:util';
 import { parseDocument } from 'yaml';
 import { describeHost } from '../../config/hosts';
 import { HarborApi } from '../../registry/harbor/api';
-import { HARBOR_PROJECT, HARBOR_UNIT, harborLayout } from '../../registry/harbor/layout';
+import { HARBOR_DIR, HARBOR_PROJECT, HARBOR_UNIT, harborLayout } from '../../registry/harbor/layout';
 import { applyMeshPlan, isKkOwned, meshRegistryName, PeerNotReadyError, PeerRefusedError, planMesh, readMeshState, type MeshPeer } from '../../registry/harbor/mesh';
+import type { MeshPeerRef } from '../../registry/harbor/leavers';
 import { renderHarborYml } from '../../registry/harbor/render';
 import { composeUnit } from '../../registry/render';
 import type { HarborNodeInput } from '../../registry/types';
@@ -194,18 +195,24 @@ export async function ensureReplicationRobot(session: HostSession, input: Harbor
   return outcome === 'skipped' ? 'secret set' : outcome === 'created' ? outcome : `${outcome}, secret set`;
 }
 
-/** The peers this node's kk endpoints name (`kk-peer-<name>`, created by kk), to find the nodes that left. */
-export async function meshPeerNames(session: HostSession, input: HarborNodeInput, signal: AbortSignal): Promise<string[]> {
+/** The peers this node's kk endpoints name (`kk-peer-<name>`, created by kk) with their URLs, to find the nodes that left. */
+export async function meshPeerRefs(session: HostSession, input: HarborNodeInput, signal: AbortSignal): Promise<MeshPeerRef[]> {
   const { registries } = await readMeshState(nodeApi(session, input, admin(input), signal));
   const prefix = meshRegistryName('');
-  return registries.filter((r) => isKkOwned(r) && r.name.startsWith(prefix)).map((r) => r.name.slice(prefix.length)).sort();
+  return registries
+    .filter((r) => isKkOwned(r) && r.name.startsWith(prefix))
+    .map((r) => ({ name: r.name.slice(prefix.length), url: r.url }))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /**
  * A node that left the mesh: its own kk endpoints and push policies go (it would otherwise go on pushing, deletions
  * included, into the remaining nodes), and so does kk's replication robot, which the remaining nodes logged in with.
+ * A host without kk's Harbor (neither its unit nor an extracted installer) is cleared already: nothing to do.
  */
 export async function leaveMesh(session: HostSession, input: HarborNodeInput, signal: AbortSignal): Promise<string[]> {
+  // Nothing of kk's Harbor there (`kk delete registry` ran, or the host went to another role): nothing pushes from it.
+  if (!(await kkHarborPresent(session))) return [];
   const api = nodeApi(session, input, admin(input), signal);
   const plan = planMesh([], await readMeshState(api));
   const done = (await applyMeshPlan(api, plan, [])).map((a) => `${a.action.kind} ${a.action.name}`);
@@ -215,6 +222,12 @@ export async function leaveMesh(session: HostSession, input: HarborNodeInput, si
     done.push(`deleteRobot ${robot.name}`);
   }
   return done;
+}
+
+/** Whether the host has kk's Harbor: its unit, or an installer tree kk extracted (any version). */
+export async function kkHarborPresent(session: HostSession): Promise<boolean> {
+  const r = await asRoot(session, `test -e /etc/systemd/system/${HARBOR_UNIT} || ls -d ${HARBOR_DIR}/*/.kk-extracted >/dev/null 2>&1`, { timeoutMs: 30_000 });
+  return r.code === 0;
 }
 
 /** A peer as the workflow names it. */
