@@ -40,9 +40,10 @@ const admin = (input: HarborNodeInput) => ({ username: 'admin', password: input.
  * extracted under /opt/harbor/<version>/ without its harbor.yml.tmpl, then removed: only the extracted tree stays, with
  * the installer's sha256 in `.kk-extracted`, so a re-run with the same installer uploads nothing and another installer
  * is extracted again. kk renders harbor.yml from the template on the worker, so Harbor's default passwords never stay
- * on the host. Certificates where harbor.yml points, then `install.sh` once. Later runs start a stopped harbor.service
- * (and wait for its health) before anything talks to Harbor's API, re-apply a changed harbor.yml with `prepare` and
- * one restart; a changed admin password goes through Harbor's API first (Harbor reads harbor_admin_password on its
+ * on the host. Certificates where harbor.yml points, then `install.sh` once. Later runs first pay a restart an
+ * interrupted attempt owes (`prepare` and a restart, so Harbor serves the CA and ports its files name) and start a
+ * stopped harbor.service (and wait for its health) before anything talks to Harbor's API, re-apply a changed
+ * harbor.yml with `prepare` and one restart; a changed admin password goes through Harbor's API first (Harbor reads harbor_admin_password on its
  * first start only). harbor.service starts and stops the compose project at boot.
  */
 export async function deployHarbor(session: HostSession, input: HarborNodeInput, installer: string, onProgress: (o: number, t: number) => void, signal: AbortSignal): Promise<Record<string, string>> {
@@ -73,6 +74,14 @@ export async function deployHarbor(session: HostSession, input: HarborNodeInput,
   const ports = input.plainHttp ? [input.harbor.httpPort] : [input.harbor.httpPort, input.harbor.httpsPort];
   const installed = (await asRoot(session, sh`test -f ${`/etc/systemd/system/${HARBOR_UNIT}`} && test -f ${layout.compose}`, { timeoutMs: 30_000 })).code === 0;
   let started = false;
+  let restarted = false;
+  if (installed && (await restartPending(session, SERVICE))) {
+    // An interrupted attempt wrote files Harbor does not serve yet (a new CA, a port): until prepare and a restart,
+    // the API below would be reached with the new CA at the old certificate, and fail on every re-run.
+    await restartHarbor(session, layout.installerDir, true, signal);
+    await waitHarborHealthy(session, input, signal);
+    restarted = true;
+  }
   if (installed && !(await serviceActive(session))) {
     // Restart from the running state: Harbor's API (the password check below) needs Harbor up.
     await refuseForeignListeners(session, ports, 'Harbor');
@@ -95,18 +104,17 @@ export async function deployHarbor(session: HostSession, input: HarborNodeInput,
     await refuseForeignListeners(session, ports, 'Harbor');
     await markPending(session, SERVICE);
     await mustRun(session, sh`cd ${layout.installerDir} && ./install.sh`, 'running Harbor\'s install.sh', { timeoutMs: 1_200_000, signal });
-  } else if (await restartPending(session, SERVICE)) {
-    await mustRun(session, sh`cd ${layout.installerDir} && ./prepare`, 'running Harbor\'s prepare', { timeoutMs: 600_000, signal });
   }
+  // harbor.yml or a certificate changed in this run: prepare re-renders Harbor's configs from them.
+  const prepare = installed && (await restartPending(session, SERVICE));
   const unit = composeUnit('Harbor (installed by kk)', HARBOR_PROJECT, layout.compose);
   await putFile(session, `/etc/systemd/system/${HARBOR_UNIT}`, unit, 0o644, installed ? SERVICE : undefined);
-  const pending = await restartPending(session, SERVICE);
-  if (pending) {
-    await mustRun(session, 'systemctl daemon-reload', 'systemctl daemon-reload');
+  if (await restartPending(session, SERVICE)) {
     // install.sh started the project already; the unit takes it over (compose attaches to the running services).
-    await mustRun(session, `systemctl enable ${HARBOR_UNIT} && systemctl restart ${HARBOR_UNIT}`, 'starting harbor.service', { timeoutMs: 300_000, signal });
-    await clearPending(session, SERVICE);
+    await restartHarbor(session, layout.installerDir, prepare, signal);
     steps.service = installed ? 'restarted' : 'installed';
+  } else if (restarted) {
+    steps.service = 'restarted';
   } else {
     const active = await serviceActive(session);
     if (!active) {
@@ -116,6 +124,14 @@ export async function deployHarbor(session: HostSession, input: HarborNodeInput,
     steps.service = active && !started ? 'skipped' : 'started';
   }
   return steps;
+}
+
+/** Harbor's owed restart: `prepare` (harbor.yml and certificates into its configs) when asked, then the unit's restart. */
+async function restartHarbor(session: HostSession, installerDir: string, prepare: boolean, signal: AbortSignal): Promise<void> {
+  if (prepare) await mustRun(session, sh`cd ${installerDir} && ./prepare`, 'running Harbor\'s prepare', { timeoutMs: 600_000, signal });
+  await mustRun(session, 'systemctl daemon-reload', 'systemctl daemon-reload');
+  await mustRun(session, `systemctl enable ${HARBOR_UNIT} && systemctl restart ${HARBOR_UNIT}`, 'starting harbor.service', { timeoutMs: 300_000, signal });
+  await clearPending(session, SERVICE);
 }
 
 async function serviceActive(session: HostSession): Promise<boolean> {
