@@ -2,7 +2,8 @@ import type { HostTarget } from '../config/hosts';
 import type { ArtifactNeed, ArtifactStatus, HostProbe } from '../precheck/types';
 import type { KeepalivedSettings } from '../registry/render';
 import type { HarborNodeInput, RegistryNodeInput } from '../registry/types';
-import { backfillReplication, deployHarbor, ensureHarborProject, ensureReplicationRobot, harborHasArtifact, leaveMesh, meshPeerNames, reconcileMesh, waitHarborHealthy, type MeshPeerTarget, type ReplicationBound } from './install/harbor';
+import type { MeshPeerRef } from '../registry/harbor/leavers';
+import { backfillReplication, deployHarbor, ensureHarborProject, ensureReplicationRobot, harborHasArtifact, leaveMesh, meshPeerRefs, reconcileMesh, waitHarborHealthy, type MeshPeerTarget, type ReplicationBound } from './install/harbor';
 import { downloadArtifact } from './artifacts/download';
 import { installCompose, installDocker } from './install/docker';
 import { Context } from '@temporalio/activity';
@@ -137,9 +138,9 @@ export function createActivities({ pool }: ActivityDeps) {
       return onHost(input.host, (s, _p, signal) => reconcileMesh(s, input, peers, signal));
     },
 
-    /** Harbor: the peers this node's kk endpoints name, to find the nodes that left image_registry. */
-    async readMeshPeers(input: HarborNodeInput): Promise<string[]> {
-      return onHost(input.host, (s, _p, signal) => meshPeerNames(s, input, signal));
+    /** Harbor: the peers this node's kk endpoints name, with their URLs, to find the nodes that left image_registry. */
+    async readMeshPeers(input: HarborNodeInput): Promise<MeshPeerRef[]> {
+      return onHost(input.host, (s, _p, signal) => meshPeerRefs(s, input, signal));
     },
 
     /** Harbor: a node that left image_registry drops its kk endpoints, push policies and replication robot. */

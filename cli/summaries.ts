@@ -105,6 +105,7 @@ function initRegistrySummary(report: InitRegistryReport, output: 'text' | 'json'
   if (report.meshLeavers?.unreachable?.length) {
     process.stdout.write(`  warning: ${report.meshLeavers.unreachable.join(', ')} left the mesh but are not in the inventory: delete the kk-push-to-* policies, kk-peer-* endpoints and robot$kk-replicator in their Harbor, or they go on pushing into the others\n`);
   }
+  for (const m of report.meshLeavers?.mismatched ?? []) process.stdout.write(`  warning: ${m}: not cleared (a reused host name?); clear the kk-* replication objects of the Harbor the endpoints pointed at yourself\n`);
   const replicated = report.verification.replicatedTo ? `, present in ${report.verification.replicatedTo.join(', ')} through replication` : '';
   process.stdout.write(`verified: pushed ${report.verification.image} (${report.verification.digest}) from ${report.verification.pushedFrom}, pulled on ${report.verification.pulledOn.join(', ')}${replicated}\n`);
   process.stdout.write(`registry ready at ${report.endpoint}\n`);

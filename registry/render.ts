@@ -164,23 +164,30 @@ ${k.peers.length ? `  unicast_peer {\n${k.peers.map((p) => `    ${p.address}`).j
 /** Harbor's health endpoint: a keepalived check against it reads the body (see keepalivedCheckScript). */
 const HARBOR_HEALTH_PATH = /\/api\/v2\.0\/health$/;
 
+/** Harbor's components (as /api/v2.0/health names them) that pulls and pushes need; jobservice, trivy and the rest do not. */
+export const HARBOR_SERVING_COMPONENTS = ['core', 'database', 'redis', 'registry'] as const;
+
 /**
  * The health check keepalived runs in its container (busybox sh and curl are in osixia/keepalived): this node's registry
  * answers over TLS verified with the CA. The docker registry's /v2/: 200, or 401 once it requires authentication (a
- * healthy answer too). Harbor's /api/v2.0/health answers 200 even when unhealthy, so there the top-level status must
- * say healthy: Go writes the JSON compact, and the top-level "status" is the object's first or last member (go-swagger
- * orders it after "components"), while a component's status sits inside the array.
+ * healthy answer too). Harbor's /api/v2.0/health: 200, and every component that serves pulls and pushes healthy (its
+ * top-level status turns unhealthy with any component, jobservice or trivy included, while pulls still work). Go writes
+ * the JSON compact; a component's members are matched in either order (real Harbor writes "name" before "status").
  */
 export function keepalivedCheckScript(k: Pick<KeepalivedSettings, 'healthUrl'>): string {
   const url = `'${k.healthUrl.replace(/'/g, `'\\''`)}'`;
   if (HARBOR_HEALTH_PATH.test(k.healthUrl.split('?')[0]!)) {
     return `#!/bin/sh
-# Written by kk: is this node's Harbor healthy? keepalived gives the VIP up when it is not.
-body=$(/usr/bin/curl -sS -f --max-time 3 --cacert ${KEEPALIVED_CONTAINER_CA} ${url}) || exit 1
-case "$body" in
-  '{"status":"healthy"'[,}]* | *[,{]'"status":"healthy"}') exit 0 ;;
-esac
-exit 1
+# Written by kk: does this node's Harbor serve pulls and pushes? keepalived gives the VIP up when it does not.
+out=$(/usr/bin/curl -sS --max-time 3 --cacert ${KEEPALIVED_CONTAINER_CA} -w ' %{http_code}' ${url}) || exit 1
+[ "\${out##* }" = 200 ] || exit 1
+for c in ${HARBOR_SERVING_COMPONENTS.join(' ')}; do
+  case "$out" in
+    *'"name":"'$c'","status":"healthy"'* | *'"status":"healthy","name":"'$c'"'*) ;;
+    *) exit 1 ;;
+  esac
+done
+exit 0
 `;
   }
   return `#!/bin/sh

@@ -105,9 +105,10 @@ export interface InitRegistryReport {
   replication?: Record<string, { robot: string; mesh: string[]; backfill: string[] }>;
   /**
    * Harbor: hosts that left the mesh (named by a remaining node's kk endpoints). `cleared`: what kk removed on each
-   * (its endpoints, push policies and replication robot); `unreachable`: leavers not in the inventory, not cleared.
+   * (its endpoints, push policies and replication robot); `unreachable`: leavers not in the inventory, not cleared;
+   * `mismatched`: leavers whose inventory address is not the one their endpoints point at, not cleared, each described.
    */
-  meshLeavers?: { cleared: Record<string, string[]>; unreachable?: string[] };
+  meshLeavers?: { cleared: Record<string, string[]>; unreachable?: string[]; mismatched?: string[] };
   /** `digest`: the manifest this run pushed; `replicatedTo`: Harbor HA nodes whose own Harbor holds it (through replication). */
   verification: { image: string; digest: string; pushedFrom: string; pulledOn: string[]; replicatedTo?: string[] };
 }

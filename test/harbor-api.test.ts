@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { executionVerdict, HarborApi, HarborApiError, replicationRobotSpec, robotHasPermissions } from '../registry/harbor/api';
-import { applyMeshPlan, isKkOwned, meshPolicyName, meshPolicySpec, meshRegistryName, planMesh, type MeshPeer } from '../registry/harbor/mesh';
+import { applyMeshPlan, credentialFingerprint, isKkOwned, meshPolicyName, meshPolicySpec, meshRegistryName, planMesh, type MeshPeer } from '../registry/harbor/mesh';
 import type { HarborExecution, HarborPolicy, HarborRegistry, HarborRequest, HarborResponse } from '../registry/harbor/types';
 
 /** The Harbor client against a stub transport fed with real Harbor v2.10.3's recorded answers; the mesh reconciler. */
@@ -144,9 +144,15 @@ describe('HarborApi against recorded answers', () => {
     const api = new HarborApi(serve(executions(true), sent));
     assert.equal((await api.listExecutions(1, 100)).some((e) => e.trigger === 'manual'), false, 'the newest 100 are all event-based');
     sent.length = 0;
-    assert.equal(await api.backfilled(1), true);
+    assert.deepEqual(await api.backfill(1), { done: true });
     assert.deepEqual(sent.map((r) => [r.query?.policy_id, r.query?.trigger]), [[1, 'manual']]);
-    assert.equal(await new HarborApi(serve(executions(false), [])).backfilled(1), false, 'a failed manual run is no backfill');
+    assert.deepEqual(await new HarborApi(serve(executions(false), [])).backfill(1), { done: false }, 'a failed manual run is no backfill');
+    // A manual execution still running (by its task counts, whatever its status says) is named, to be awaited.
+    const running = executions(false);
+    running[0] = { ...running[0]!, status: 'InProgress', succeed: 0, failed: 0, in_progress: 1 };
+    assert.deepEqual(await new HarborApi(serve(running, [])).backfill(1), { done: false, running: 1 });
+    running.push({ ...running[0]!, id: 152, status: 'Succeed', succeed: 1, in_progress: 0 });
+    assert.deepEqual(await new HarborApi(serve(running, [])).backfill(1), { done: true }, 'a finished one decides, whatever else runs');
   });
 
   it('awaitExecution gives up at its deadline, naming the counts', async () => {
@@ -199,7 +205,7 @@ describe('HarborApi against recorded answers', () => {
 const peer = (name: string, extra: Partial<MeshPeer> = {}): MeshPeer => ({ name, url: `https://${name}:443`, accessKey: 'robot$kk-replicator', accessSecret: 'S3cret-x', ...extra });
 
 function ownedRegistry(id: number, p: MeshPeer): HarborRegistry {
-  return { id, name: meshRegistryName(p.name), url: p.url, type: 'harbor', insecure: false, description: `kk: replication target ${p.name} (managed by kk)`, credential: { type: 'basic', access_key: p.accessKey, access_secret: '*****' } };
+  return { id, name: meshRegistryName(p.name), url: p.url, type: 'harbor', insecure: false, description: `kk: replication target ${p.name} (credential ${credentialFingerprint(p)}) (managed by kk)`, credential: { type: 'basic', access_key: p.accessKey, access_secret: '*****' } };
 }
 
 function ownedPolicy(id: number, p: string, registryId: number): HarborPolicy {
@@ -226,8 +232,24 @@ describe('mesh reconciler', () => {
     const pol = { ...ownedPolicy(5, 'node2', 1), enabled: false, deletion: false, replicate_deletion: false };
     const plan = planMesh([p2], { registries: [reg], policies: [pol] });
     assert.deepEqual(plan.actions.map((a) => [a.kind, 'drift' in a ? a.drift : []]), [['updateRegistry', ['url']], ['updatePolicy', ['deletion', 'enabled']]]);
-    const rotated = planMesh([{ ...p2, secretChanged: true }], { registries: [ownedRegistry(1, p2)], policies: [ownedPolicy(5, 'node2', 1)] });
-    assert.deepEqual(rotated.actions.map((a) => 'drift' in a && a.drift), [['secret']]);
+  });
+
+  it('the secret an endpoint holds is decided from its fingerprint (running state), not from what a run wrote', () => {
+    const p2 = peer('node2');
+    const written = ownedRegistry(1, p2);
+    // Written with another secret (a run set the peer's robot secret and failed before rewriting this endpoint).
+    const stale = ownedRegistry(1, { ...p2, accessSecret: 'an-older-secret' });
+    const policies = [ownedPolicy(5, 'node2', 1)];
+    assert.deepEqual(planMesh([p2], { registries: [stale], policies }).actions.map((a) => [a.kind, 'drift' in a && a.drift]), [['updateRegistry', ['secret']]]);
+    assert.deepEqual(planMesh([p2], { registries: [written], policies }).actions, []);
+    // Written before kk kept a fingerprint: the secret it holds is unknown, so it is rewritten once.
+    const unmarked = { ...written, description: 'kk: replication target node2 (managed by kk)' };
+    assert.deepEqual(planMesh([p2], { registries: [unmarked], policies }).actions.map((a) => [a.kind, 'drift' in a && a.drift]), [['updateRegistry', ['secret']]]);
+    // Only the description's wording differs: the same secret, the description is set again.
+    const reworded = { ...written, description: `kk: target node2 (credential ${credentialFingerprint(p2)}) (managed by kk)` };
+    assert.deepEqual(planMesh([p2], { registries: [reworded], policies }).actions.map((a) => [a.kind, 'drift' in a && a.drift]), [['updateRegistry', ['description']]]);
+    assert.notEqual(credentialFingerprint(p2), credentialFingerprint({ ...p2, accessSecret: 'an-older-secret' }));
+    assert.doesNotMatch(written.description!, new RegExp(p2.accessSecret));
   });
 
   it('a peer no longer wanted: its policy is deleted before its endpoint (Harbor answers 412 otherwise)', () => {

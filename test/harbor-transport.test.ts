@@ -9,8 +9,9 @@ import { LocalSession } from '../activities/ssh/local';
 import type { ExecOptions, HostSession } from '../activities/ssh/session';
 import type { HostTarget } from '../config/hosts';
 import { freePort } from '../runtime/dev-server';
-import { HarborApi, replicationRobotSpec } from '../registry/harbor/api';
-import { applyMeshPlan, PeerNotReadyError, planMesh, readMeshState, type MeshPeer } from '../registry/harbor/mesh';
+import { HarborApi, isHarborApiError, replicationRobotSpec } from '../registry/harbor/api';
+import { ensureRegistryPki } from '../pki';
+import { applyMeshPlan, PeerNotReadyError, PeerRefusedError, planMesh, readMeshState, type MeshPeer } from '../registry/harbor/mesh';
 import { pushImage, startStandins, type StandinLab } from './support/harbor-standin';
 
 /**
@@ -138,5 +139,24 @@ describe('curl transport over a host session', () => {
       (e: unknown) => e instanceof PeerNotReadyError && e.peer === 'gone' && /peer gone \(https:\/\/127\.0\.0\.1:\d+\) did not answer .* within 2s; last answer: POST \/api\/v2\.0\/registries\/ping: 500/.test(e.message) && !e.message.includes(PASSWORD),
     );
     assert.deepEqual((await readMeshState(onA)).registries, [], 'nothing written for a peer that never answered');
+  });
+
+  it('the wait for a peer ends at once on what waiting cannot fix: TLS to this node, another API answer, a URL Harbor refuses', async () => {
+    const [a, b] = lab.sites as [StandinLab['sites'][0], StandinLab['sites'][0]];
+    const peer: MeshPeer = { name: 'b', url: b.api, accessKey: 'admin', accessSecret: PASSWORD };
+    const wait = { peerWait: { timeoutMs: 60_000, intervalMs: 500 } };
+    const otherCa = path.join(dir, 'other-ca.crt');
+    fs.writeFileSync(otherCa, (await ensureRegistryPki(path.join(dir, 'other'), ['127.0.0.1'])).caCert);
+    const started = Date.now();
+    // This node's Harbor serves a certificate the CA does not sign (curl exit 60): non-retryable, thrown as is.
+    await assert.rejects(applyMeshPlan(apiFor(new LocalSession(target), a.httpsPort, PASSWORD, otherCa), planMesh([peer], { registries: [], policies: [] }), [peer], wait), (e: unknown) => isHostFailure(e, 'CommandFailed') && !(e instanceof PeerNotReadyError));
+    // The admin login fails (401): not the ping's answer, thrown as is.
+    await assert.rejects(applyMeshPlan(apiFor(new LocalSession(target), a.httpsPort, 'Wrong-Pass-1'), planMesh([peer], { registries: [], policies: [] }), [peer], wait), (e: unknown) => isHarborApiError(e, 401));
+    // A URL Harbor refuses (400, not "unhealthy"): named, not waited for.
+    const empty: MeshPeer = { ...peer, url: '' };
+    const onA = apiFor(new LocalSession(target), a.httpsPort);
+    await assert.rejects(applyMeshPlan(onA, planMesh([empty], await readMeshState(onA)), [empty], wait), (e: unknown) => e instanceof PeerRefusedError && /type or url cannot be empty/.test(e.message));
+    assert.ok(Date.now() - started < 20_000, `thrown at once, not after the 60s wait (${Date.now() - started} ms)`);
+    assert.deepEqual((await readMeshState(onA)).registries, []);
   });
 });

@@ -11,6 +11,7 @@ import { kkDataConverter } from '../runtime/data-converter';
 import { workflowBundle } from '../worker/bundle';
 import { initRegistryWorkflow, keepalivedNodeWorkflow, REPLICATION_BOUND_SECONDS, registryNodeWorkflow } from '../workflows/init-registry';
 import type { PrecheckInput } from '../precheck/types';
+import { hostFacts, hostProbe } from './support/host-facts';
 import { fixHostUpdate, parkedQuery, type ParkedHost } from '../workflows/messages';
 
 /**
@@ -163,6 +164,7 @@ describe('registry node plan (stubbed activities)', () => {
 describe('Harbor mesh and verification plan (stubbed activities)', () => {
   const node = (name: string, address: string): HarborNodeInput => ({ ...harborNode, host: { ...host, name, address, password: 'ok' }, address, trustNames: [address] });
   const nodes = [node('h1', '10.9.9.1'), node('h2', '10.9.9.2')];
+  const leaver = (name: string, address: string): HostTarget => ({ ...host, name, address, password: 'ok' });
   // No host to probe (the nodes' steps are stubbed): the configuration's checks pass, so the install goes on.
   const precheck: PrecheckInput = {
     hosts: [],
@@ -179,14 +181,14 @@ describe('Harbor mesh and verification plan (stubbed activities)', () => {
     artifactErrors: {},
   };
 
-  it("a peer whose robot secret was set has it rewritten on the others; a leaver not in the inventory is named; the probe's digest is awaited on every node within the bound", async () => {
+  it("every node reconciles its endpoints to the others; a leaver is cleared only at its endpoints' address, one not in the inventory or under a reused name is named; the probe's digest is awaited on every node within the bound", async () => {
     const calls: string[] = [];
     const activities: Partial<Activities> = {
       ...stubs([]),
       async checkArtifacts() {
         return [];
       },
-      // No keepalived on any node: nothing to decommission (without HA each node is asked to remove its own).
+      // No keepalived from an earlier HA install (the run has no ha_vip): each node is asked to remove its own.
       async readKeepalivedMembers() {
         return [];
       },
@@ -194,7 +196,13 @@ describe('Harbor mesh and verification plan (stubbed activities)', () => {
         return 'absent';
       },
       async readMeshPeers(input: HarborNodeInput) {
-        return input.host.name === 'h1' ? ['h2', 'h3'] : ['h1'];
+        // h3 is not in the inventory; h4's name is (a reused name: another address); h5 is, at its endpoint's address.
+        return input.host.name === 'h1'
+          ? [{ name: 'h2', url: 'https://10.9.9.2:443' }, { name: 'h3', url: 'https://10.9.9.3:443' }, { name: 'h4', url: 'https://10.9.9.4:443' }, { name: 'h5', url: 'https://10.9.9.5:443' }]
+          : [{ name: 'h1', url: 'https://10.9.9.1:443' }];
+      },
+      async probeHost() {
+        return hostProbe(hostFacts());
       },
       async ensureReplicationRobot(input: HarborNodeInput) {
         return input.host.name === 'h2' ? 'secret set' : 'skipped';
@@ -204,7 +212,7 @@ describe('Harbor mesh and verification plan (stubbed activities)', () => {
         return [];
       },
       async reconcileReplicationMesh(input: HarborNodeInput, peers) {
-        calls.push(`mesh ${input.host.name}: ${peers.map((p) => `${p.name}${p.secretChanged ? ' (new secret)' : ''}`).join(', ')}`);
+        calls.push(`mesh ${input.host.name}: ${peers.map((p) => p.name).join(', ')}`);
         return [];
       },
       async backfillReplication() {
@@ -223,11 +231,11 @@ describe('Harbor mesh and verification plan (stubbed activities)', () => {
       },
     };
     const report = await (await worker('plan-mesh', activities)).runUntil(() =>
-      env.client.workflow.execute(initRegistryWorkflow, { taskQueue: 'plan-mesh', workflowId: 'plan-mesh', args: [{ precheck, nodes, endpoint: '10.9.9.1' }] }),
+      env.client.workflow.execute(initRegistryWorkflow, { taskQueue: 'plan-mesh', workflowId: 'plan-mesh', args: [{ precheck: { ...precheck, hosts: [leaver('h4', '10.9.9.44'), leaver('h5', '10.9.9.5')] }, nodes, endpoint: '10.9.9.1' }] }),
     );
-    assert.deepEqual(calls.filter((c) => c.startsWith('mesh')).sort(), ['mesh h1: h2 (new secret)', 'mesh h2: h1']);
-    assert.deepEqual(report.meshLeavers, { cleared: {}, unreachable: ['h3'] });
-    assert.ok(!calls.some((c) => c.startsWith('leave')), 'a leaver the inventory lacks is not reached');
+    assert.deepEqual(calls.filter((c) => c.startsWith('mesh')).sort(), ['mesh h1: h2', 'mesh h2: h1']);
+    assert.deepEqual(report.meshLeavers, { cleared: { h5: [] }, unreachable: ['h3'], mismatched: ["h4: the kk endpoints point at https://10.9.9.4:443, the inventory's h4 is at 10.9.9.44"] });
+    assert.deepEqual(calls.filter((c) => c.startsWith('leave')), ['leave h5'], 'only the leaver at its endpoints\' address is reached: not one the inventory lacks, nor a reused name');
     const awaited = calls.filter((c) => c.startsWith('await')).sort();
     assert.equal(awaited.length, 2);
     for (const [i, c] of awaited.entries()) {

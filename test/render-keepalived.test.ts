@@ -168,32 +168,44 @@ describe('keepalived health-check script', () => {
     assert.notEqual(await check(`https://127.0.0.1:${port}/v2/`, otherCa), 0, 'TLS is verified with the CA');
   });
 
-  it("Harbor: passes only when the top-level status is healthy (Harbor answers 200 when unhealthy), in either member order", async () => {
+  it('Harbor: passes when the components that serve pulls and pushes are healthy (200 either way), whatever the others say', async () => {
     const url = `https://127.0.0.1:${port}/api/v2.0/health`;
-    const component = (name: string, status: string) => (status === 'healthy' ? { name, status } : { error: 'failed to check health: dial tcp [::1]:8080: connection refused', name, status });
-    const body = (overall: string, statusFirst: boolean, down?: string) => {
-      const components = ['core', 'jobservice', 'registry'].map((n) => component(n, n === down ? 'unhealthy' : 'healthy'));
-      // Real Harbor (go-swagger) writes "components" first; a hand-written server may write "status" first.
+    const all = ['core', 'database', 'jobservice', 'portal', 'redis', 'registry', 'registryctl', 'trivy'];
+    // As real Harbor writes it (test/fixtures/harbor-api/health_jobservice_stopped.json): "error" before "name" when down.
+    const component = (name: string, status: string, statusFirst: boolean) =>
+      status === 'healthy' ? (statusFirst ? { status, name } : { name, status }) : { error: 'failed to check health: dial tcp [::1]:8080: connection refused', name, status };
+    const body = (statusFirst: boolean, ...down: string[]) => {
+      const components = all.map((n) => component(n, down.includes(n) ? 'unhealthy' : 'healthy', statusFirst));
+      const overall = down.length ? 'unhealthy' : 'healthy';
       return `${JSON.stringify(statusFirst ? { status: overall, components } : { components, status: overall })}\n`;
     };
     answer = 200;
     for (const statusFirst of [false, true]) {
-      harborBody = body('healthy', statusFirst);
+      harborBody = body(statusFirst);
       assert.equal(await check(url), 0, harborBody);
-      harborBody = body('unhealthy', statusFirst, 'registry');
-      assert.notEqual(await check(url), 0, harborBody);
-      harborBody = body('unhealthy', statusFirst, 'core');
-      assert.notEqual(await check(url), 0, harborBody);
+      for (const spare of ['trivy', 'jobservice', 'portal', 'registryctl']) {
+        harborBody = body(statusFirst, spare);
+        assert.equal(await check(url), 0, `${spare} down: pulls and pushes still work, the node keeps the VIP`);
+      }
+      for (const serving of ['core', 'registry', 'database', 'redis']) {
+        harborBody = body(statusFirst, serving, 'trivy');
+        assert.notEqual(await check(url), 0, `${serving} down`);
+      }
     }
-    harborBody = '{"components":[{"name":"core","status":"healthy"}]}';
-    assert.notEqual(await check(url), 0, 'no top-level status');
-    harborBody = body('healthy', false);
+    harborBody = JSON.stringify({ components: all.filter((n) => n !== 'redis').map((n) => ({ name: n, status: 'healthy' })), status: 'healthy' });
+    assert.notEqual(await check(url), 0, 'a serving component not reported');
+    harborBody = JSON.stringify({ components: [{ name: 'registryctl', status: 'healthy' }], status: 'healthy' });
+    assert.notEqual(await check(url), 0, '"registryctl" is not "registry"');
+    const recorded = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'harbor-api', 'health_jobservice_stopped.json'), 'utf8')) as { response: { body: unknown } };
+    harborBody = JSON.stringify(recorded.response.body);
+    assert.equal(await check(url), 0, 'recorded: jobservice stopped');
+    harborBody = body(false);
     answer = 500;
     assert.notEqual(await check(url), 0, 'an error status');
     answer = 401;
     assert.notEqual(await check(url), 0, '401 is healthy only for the docker registry');
     answer = 200;
-    assert.match(keepalivedCheckScript({ healthUrl: url }), /"status":"healthy"/);
+    assert.match(keepalivedCheckScript({ healthUrl: url }), /for c in core database redis registry/);
     assert.doesNotMatch(keepalivedCheckScript({ healthUrl: `https://127.0.0.1:${port}/v2/` }), /"status"/, 'the docker registry check is unchanged');
   });
 

@@ -1,9 +1,9 @@
 import { ApplicationFailure, executeChild, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { interfaceFor } from '../precheck/cidr';
+import { leaverMatches, type MeshPeerRef } from '../registry/harbor/leavers';
 import { nodePaths } from '../registry/node-paths';
 import { VERIFY_PROJECT, VERIFY_REPOSITORY } from '../registry/verify';
-import { robotSecretChanged } from '../registry/harbor/mesh';
 import type { HarborNodeInput, InitRegistryInput, InitRegistryReport, RegistryNodeInput, RegistryNodeResult } from '../registry/types';
 import { hostAddress, type HostTarget } from '../config/hosts';
 import type { KeepalivedSettings } from '../registry/render';
@@ -170,25 +170,24 @@ type MeshReport = Pick<InitRegistryReport, 'replication' | 'meshLeavers'>;
  * Harbor: nodes named by a node's kk endpoints that are no longer registry hosts leave the mesh first (their own
  * endpoints, policies and robot go, so they stop pushing into the others). With two or more nodes, every node gets the
  * replication robot, then endpoints and event-based push policies to every peer (reconciled by name, so re-runs
- * create nothing and leavers' objects go; a peer whose robot secret was set in this run has it written into every
- * endpoint that logs in as it), then one manual run of each policy so what any node held before reaches all.
+ * create nothing and leavers' objects go; an endpoint whose description names another credential fingerprint than the
+ * secret kk keeps is rewritten with it), then one manual run of each policy so what any node held before reaches all.
  */
 async function harborMesh(input: InitRegistryInput, nodes: HarborNodeInput[]): Promise<MeshReport> {
   const current = new Set(nodes.map((n) => n.host.name));
-  const named = await Promise.all(nodes.map((n) => install.readMeshPeers(n)));
-  const leavers = [...new Set(named.flat())].filter((p) => !current.has(p)).sort();
+  const named = (await Promise.all(nodes.map((n) => install.readMeshPeers(n)))).flat();
+  const leavers = [...new Set(named.map((p) => p.name))].filter((p) => !current.has(p)).sort();
   if (nodes.length < 2 && !leavers.length) return {};
 
   const [robots, meshLeavers] = await Promise.all([
     nodes.length > 1 ? Promise.all(nodes.map((n) => install.ensureReplicationRobot(n))) : Promise.resolve([] as string[]),
-    leavers.length ? leaveMesh(input, nodes[0]!, leavers) : Promise.resolve(undefined),
+    leavers.length ? leaveMesh(input, nodes[0]!, leavers, named) : Promise.resolve(undefined),
   ]);
-  const secretChanged = new Set(nodes.filter((_, i) => robots[i] !== undefined && robotSecretChanged(robots[i]!)).map((n) => n.host.name));
   const meshes = await Promise.all(
     nodes.map((n) =>
       install.reconcileReplicationMesh(
         n,
-        nodes.filter((p) => p !== n).map((p) => ({ name: p.host.name, address: p.address, ...(secretChanged.has(p.host.name) && { secretChanged: true }) })),
+        nodes.filter((p) => p !== n).map((p) => ({ name: p.host.name, address: p.address })),
       ),
     ),
   );
@@ -198,19 +197,27 @@ async function harborMesh(input: InitRegistryInput, nodes: HarborNodeInput[]): P
 }
 
 /**
- * Hosts that left the Harbor mesh: each one the inventory still has is reached with a remaining node's settings (the
- * same versions, ports and admin password) and cleared, before the remaining nodes drop their endpoints to it (so a
- * run that cannot clear it fails with the cause and the next run finds it again); one the inventory lacks is named in
- * a warning, because it goes on pushing into the remaining nodes.
+ * Hosts that left the Harbor mesh: each one the inventory still has at the address its endpoints point at is reached
+ * with a remaining node's settings (the same versions, ports and admin password) and cleared, before the remaining
+ * nodes drop their endpoints to it (so a run that cannot clear it fails with the cause and the next run finds it
+ * again); one the inventory lacks is named in a warning, because it goes on pushing into the remaining nodes, and so
+ * is one whose name the inventory gives another address (a reused name): kk clears no Harbor its endpoints did not
+ * point at.
  */
-async function leaveMesh(input: InitRegistryInput, template: HarborNodeInput, leavers: string[]): Promise<NonNullable<InitRegistryReport['meshLeavers']>> {
+async function leaveMesh(input: InitRegistryInput, template: HarborNodeInput, leavers: string[], named: MeshPeerRef[]): Promise<NonNullable<InitRegistryReport['meshLeavers']>> {
   const cleared: Record<string, string[]> = {};
   const unreachable: string[] = [];
+  const mismatched: string[] = [];
   await Promise.all(
     leavers.map(async (name) => {
       const host = input.precheck.hosts.find((h) => h.name === name);
       if (!host) {
         unreachable.push(name);
+        return;
+      }
+      const match = leaverMatches(named, name, [hostAddress(host), host.address]);
+      if (!match.ok) {
+        mismatched.push(`${name}: the kk endpoints point at ${match.mismatched.join(', ')}, the inventory's ${name} is at ${hostAddress(host)}`);
         return;
       }
       try {
@@ -226,7 +233,7 @@ async function leaveMesh(input: InitRegistryInput, template: HarborNodeInput, le
       }
     }),
   );
-  return { cleared, ...(unreachable.length && { unreachable: unreachable.sort() }) };
+  return { cleared, ...(unreachable.length && { unreachable: unreachable.sort() }), ...(mismatched.length && { mismatched: mismatched.sort() }) };
 }
 
 /**

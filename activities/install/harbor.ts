@@ -4,8 +4,9 @@ import { promisify } from 'node:util';
 import { parseDocument } from 'yaml';
 import { describeHost } from '../../config/hosts';
 import { HarborApi } from '../../registry/harbor/api';
-import { HARBOR_PROJECT, HARBOR_UNIT, harborLayout } from '../../registry/harbor/layout';
-import { applyMeshPlan, isKkOwned, meshRegistryName, PeerNotReadyError, planMesh, readMeshState, type MeshPeer } from '../../registry/harbor/mesh';
+import { HARBOR_DIR, HARBOR_PROJECT, HARBOR_UNIT, harborLayout } from '../../registry/harbor/layout';
+import { applyMeshPlan, isKkOwned, meshRegistryName, PeerNotReadyError, PeerRefusedError, planMesh, readMeshState, type MeshPeer } from '../../registry/harbor/mesh';
+import type { MeshPeerRef } from '../../registry/harbor/leavers';
 import { renderHarborYml } from '../../registry/harbor/render';
 import { composeUnit } from '../../registry/render';
 import type { HarborNodeInput } from '../../registry/types';
@@ -39,9 +40,10 @@ const admin = (input: HarborNodeInput) => ({ username: 'admin', password: input.
  * extracted under /opt/harbor/<version>/ without its harbor.yml.tmpl, then removed: only the extracted tree stays, with
  * the installer's sha256 in `.kk-extracted`, so a re-run with the same installer uploads nothing and another installer
  * is extracted again. kk renders harbor.yml from the template on the worker, so Harbor's default passwords never stay
- * on the host. Certificates where harbor.yml points, then `install.sh` once. Later runs start a stopped harbor.service
- * (and wait for its health) before anything talks to Harbor's API, re-apply a changed harbor.yml with `prepare` and
- * one restart; a changed admin password goes through Harbor's API first (Harbor reads harbor_admin_password on its
+ * on the host. Certificates where harbor.yml points, then `install.sh` once. Later runs first pay a restart an
+ * interrupted attempt owes (`prepare` and a restart, so Harbor serves the CA and ports its files name) and start a
+ * stopped harbor.service (and wait for its health) before anything talks to Harbor's API, re-apply a changed
+ * harbor.yml with `prepare` and one restart; a changed admin password goes through Harbor's API first (Harbor reads harbor_admin_password on its
  * first start only). harbor.service starts and stops the compose project at boot.
  */
 export async function deployHarbor(session: HostSession, input: HarborNodeInput, installer: string, onProgress: (o: number, t: number) => void, signal: AbortSignal): Promise<Record<string, string>> {
@@ -72,6 +74,14 @@ export async function deployHarbor(session: HostSession, input: HarborNodeInput,
   const ports = input.plainHttp ? [input.harbor.httpPort] : [input.harbor.httpPort, input.harbor.httpsPort];
   const installed = (await asRoot(session, sh`test -f ${`/etc/systemd/system/${HARBOR_UNIT}`} && test -f ${layout.compose}`, { timeoutMs: 30_000 })).code === 0;
   let started = false;
+  let restarted = false;
+  if (installed && (await restartPending(session, SERVICE))) {
+    // An interrupted attempt wrote files Harbor does not serve yet (a new CA, a port): until prepare and a restart,
+    // the API below would be reached with the new CA at the old certificate, and fail on every re-run.
+    await restartHarbor(session, layout.installerDir, true, signal);
+    await waitHarborHealthy(session, input, signal);
+    restarted = true;
+  }
   if (installed && !(await serviceActive(session))) {
     // Restart from the running state: Harbor's API (the password check below) needs Harbor up.
     await refuseForeignListeners(session, ports, 'Harbor');
@@ -94,18 +104,17 @@ export async function deployHarbor(session: HostSession, input: HarborNodeInput,
     await refuseForeignListeners(session, ports, 'Harbor');
     await markPending(session, SERVICE);
     await mustRun(session, sh`cd ${layout.installerDir} && ./install.sh`, 'running Harbor\'s install.sh', { timeoutMs: 1_200_000, signal });
-  } else if (await restartPending(session, SERVICE)) {
-    await mustRun(session, sh`cd ${layout.installerDir} && ./prepare`, 'running Harbor\'s prepare', { timeoutMs: 600_000, signal });
   }
+  // harbor.yml or a certificate changed in this run: prepare re-renders Harbor's configs from them.
+  const prepare = installed && (await restartPending(session, SERVICE));
   const unit = composeUnit('Harbor (installed by kk)', HARBOR_PROJECT, layout.compose);
   await putFile(session, `/etc/systemd/system/${HARBOR_UNIT}`, unit, 0o644, installed ? SERVICE : undefined);
-  const pending = await restartPending(session, SERVICE);
-  if (pending) {
-    await mustRun(session, 'systemctl daemon-reload', 'systemctl daemon-reload');
+  if (await restartPending(session, SERVICE)) {
     // install.sh started the project already; the unit takes it over (compose attaches to the running services).
-    await mustRun(session, `systemctl enable ${HARBOR_UNIT} && systemctl restart ${HARBOR_UNIT}`, 'starting harbor.service', { timeoutMs: 300_000, signal });
-    await clearPending(session, SERVICE);
+    await restartHarbor(session, layout.installerDir, prepare, signal);
     steps.service = installed ? 'restarted' : 'installed';
+  } else if (restarted) {
+    steps.service = 'restarted';
   } else {
     const active = await serviceActive(session);
     if (!active) {
@@ -115,6 +124,14 @@ export async function deployHarbor(session: HostSession, input: HarborNodeInput,
     steps.service = active && !started ? 'skipped' : 'started';
   }
   return steps;
+}
+
+/** Harbor's owed restart: `prepare` (harbor.yml and certificates into its configs) when asked, then the unit's restart. */
+async function restartHarbor(session: HostSession, installerDir: string, prepare: boolean, signal: AbortSignal): Promise<void> {
+  if (prepare) await mustRun(session, sh`cd ${installerDir} && ./prepare`, 'running Harbor\'s prepare', { timeoutMs: 600_000, signal });
+  await mustRun(session, 'systemctl daemon-reload', 'systemctl daemon-reload');
+  await mustRun(session, `systemctl enable ${HARBOR_UNIT} && systemctl restart ${HARBOR_UNIT}`, 'starting harbor.service', { timeoutMs: 300_000, signal });
+  await clearPending(session, SERVICE);
 }
 
 async function serviceActive(session: HostSession): Promise<boolean> {
@@ -194,18 +211,24 @@ export async function ensureReplicationRobot(session: HostSession, input: Harbor
   return outcome === 'skipped' ? 'secret set' : outcome === 'created' ? outcome : `${outcome}, secret set`;
 }
 
-/** The peers this node's kk endpoints name (`kk-peer-<name>`, created by kk), to find the nodes that left. */
-export async function meshPeerNames(session: HostSession, input: HarborNodeInput, signal: AbortSignal): Promise<string[]> {
+/** The peers this node's kk endpoints name (`kk-peer-<name>`, created by kk) with their URLs, to find the nodes that left. */
+export async function meshPeerRefs(session: HostSession, input: HarborNodeInput, signal: AbortSignal): Promise<MeshPeerRef[]> {
   const { registries } = await readMeshState(nodeApi(session, input, admin(input), signal));
   const prefix = meshRegistryName('');
-  return registries.filter((r) => isKkOwned(r) && r.name.startsWith(prefix)).map((r) => r.name.slice(prefix.length)).sort();
+  return registries
+    .filter((r) => isKkOwned(r) && r.name.startsWith(prefix))
+    .map((r) => ({ name: r.name.slice(prefix.length), url: r.url }))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /**
  * A node that left the mesh: its own kk endpoints and push policies go (it would otherwise go on pushing, deletions
  * included, into the remaining nodes), and so does kk's replication robot, which the remaining nodes logged in with.
+ * A host without kk's Harbor (neither its unit nor an extracted installer) is cleared already: nothing to do.
  */
 export async function leaveMesh(session: HostSession, input: HarborNodeInput, signal: AbortSignal): Promise<string[]> {
+  // Nothing of kk's Harbor there (`kk delete registry` ran, or the host went to another role): nothing pushes from it.
+  if (!(await kkHarborPresent(session))) return [];
   const api = nodeApi(session, input, admin(input), signal);
   const plan = planMesh([], await readMeshState(api));
   const done = (await applyMeshPlan(api, plan, [])).map((a) => `${a.action.kind} ${a.action.name}`);
@@ -217,11 +240,16 @@ export async function leaveMesh(session: HostSession, input: HarborNodeInput, si
   return done;
 }
 
-/** A peer as the workflow names it; `secretChanged`: its robot's secret was set in this run (robotSecretChanged). */
+/** Whether the host has kk's Harbor: its unit, or an installer tree kk extracted (any version). */
+export async function kkHarborPresent(session: HostSession): Promise<boolean> {
+  const r = await asRoot(session, `test -e /etc/systemd/system/${HARBOR_UNIT} || ls -d ${HARBOR_DIR}/*/.kk-extracted >/dev/null 2>&1`, { timeoutMs: 30_000 });
+  return r.code === 0;
+}
+
+/** A peer as the workflow names it. */
 export interface MeshPeerTarget {
   name: string;
   address: string;
-  secretChanged?: boolean;
 }
 
 /** Replication endpoints and event-based push policies to every peer, reconciled by name; returns what changed. */
@@ -232,13 +260,13 @@ export async function reconcileMesh(session: HostSession, input: HarborNodeInput
     url: `https://${p.address.includes(':') ? `[${p.address}]` : p.address}:${input.harbor.httpsPort}`,
     accessKey: `robot$${REPLICATION_ROBOT}`,
     accessSecret: input.harbor.replicationSecret,
-    secretChanged: p.secretChanged,
   }));
   const plan = planMesh(wanted, await readMeshState(api));
   if (plan.conflicts.length) throw hostFailure('CommandFailed', `${describeHost(session.target)}: replication objects with kk's names that kk did not create: ${plan.conflicts.join('; ')}; rename or remove them`);
   // Each peer's health first (Harbor refuses an endpoint whose peer is down): a deadline, then a retryable failure.
   const applied = await applyMeshPlan(api, plan, wanted, { peerWait: { timeoutMs: PEER_WAIT_MS, intervalMs: 3000, signal } }).catch((err: unknown) => {
     if (err instanceof PeerNotReadyError) throw hostFailure('NotReady', `${describeHost(session.target)}: ${err.message}`);
+    if (err instanceof PeerRefusedError) throw hostFailure('CommandFailed', `${describeHost(session.target)}: ${err.message}`);
     throw err;
   });
   return applied.map((a) => `${a.action.kind} ${a.action.name}`);
@@ -255,8 +283,10 @@ export async function backfillReplication(session: HostSession, input: HarborNod
   for (const policy of policies.filter((p) => p.name.startsWith('kk-push-to-'))) {
     // Decided by Harbor's state, not this run's: a policy with a finished manual execution was backfilled already
     // (events carry every later push), so a re-run starts none; a new policy (a node joined) gets one.
-    if (await api.backfilled(policy.id)) continue;
-    const id = await api.startExecution(policy.id);
+    // One still running (an interrupted attempt started it) is awaited: a second would copy everything again.
+    const state = await api.backfill(policy.id);
+    if (state.done) continue;
+    const id = state.running ?? (await api.startExecution(policy.id));
     const outcome = await api.awaitExecution(id, { timeoutMs: 600_000, intervalMs: 2000 });
     if (!outcome.ok) {
       const logs = outcome.failedTasks.map((t) => `${t.task.src_resource}: ${t.log.trim().split('\n').slice(-3).join(' | ')}`).join('; ');

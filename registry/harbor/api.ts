@@ -238,12 +238,15 @@ export class HarborApi {
   }
 
   /**
-   * Whether a policy was backfilled: it has a manual execution that finished well (by its counts). Asked with
-   * Harbor's own `trigger=manual` filter over every page, so any number of event-based runs since cannot hide it.
+   * A policy's backfill as Harbor holds it: `done` when a manual execution finished well (by its counts), else the id of
+   * a manual execution still running (an interrupted attempt started it: await it, never start a second), else none.
+   * Asked with Harbor's own `trigger=manual` filter over every page, so any number of event-based runs cannot hide it.
    */
-  async backfilled(policyId: number): Promise<boolean> {
-    const manual = await this.listAll<HarborExecution>(`${API}/replication/executions`, { policy_id: policyId, trigger: 'manual' });
-    return manual.some((e) => e.trigger === 'manual' && executionVerdict(e) === 'succeeded');
+  async backfill(policyId: number): Promise<{ done: true } | { done: false; running?: number }> {
+    const manual = (await this.listAll<HarborExecution>(`${API}/replication/executions`, { policy_id: policyId, trigger: 'manual' })).filter((e) => e.trigger === 'manual');
+    if (manual.some((e) => executionVerdict(e) === 'succeeded')) return { done: true };
+    const running = manual.find((e) => executionVerdict(e) === 'running');
+    return running ? { done: false, running: running.id } : { done: false };
   }
 
   listTasks(executionId: number): Promise<HarborTask[]> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { HarborApi, isHarborApiError } from './api';
 import type { HarborPolicy, HarborRegistry, PolicySpec } from './types';
 
@@ -12,7 +13,16 @@ export const KK_MARKER = '(managed by kk)';
 
 export const meshRegistryName = (peer: string) => `${KK_PREFIX}peer-${peer}`;
 export const meshPolicyName = (peer: string) => `${KK_PREFIX}push-to-${peer}`;
-const registryDescription = (peer: string) => `kk: replication target ${peer} ${KK_MARKER}`;
+/**
+ * The credential an endpoint was written with, as a fingerprint kept in its description: Harbor hides stored secrets,
+ * so this is how a later run sees, from the running state, that an endpoint holds another secret than the one kk keeps
+ * (a run that set a peer's robot secret and failed before rewriting the endpoints, a rotated kept secret). A truncated
+ * sha256 of the login and the long random secret: it tells nothing usable about the secret.
+ */
+export const credentialFingerprint = (peer: Pick<MeshPeer, 'accessKey' | 'accessSecret'>) =>
+  createHash('sha256').update(`${peer.accessKey}\n${peer.accessSecret}`).digest('hex').slice(0, 16);
+const FINGERPRINT = /\(credential ([0-9a-f]{16})\)/;
+export const registryDescription = (peer: MeshPeer) => `kk: replication target ${peer.name} (credential ${credentialFingerprint(peer)}) ${KK_MARKER}`;
 const policyDescription = (peer: string) => `kk: event-based push to ${peer}, deletions replicated ${KK_MARKER}`;
 
 export interface MeshPeer {
@@ -25,15 +35,7 @@ export interface MeshPeer {
   accessSecret: string;
   /** Skip TLS verification of the peer (kk's CA is trusted by Harbor instead; keep false). */
   insecure?: boolean;
-  /** The secret changed since the endpoint was written: Harbor hides secrets, so drift cannot be seen otherwise. */
-  secretChanged?: boolean;
 }
-
-/**
- * Whether ensureReplicationRobot's outcome on a node means its peers' endpoints hold a stale secret: a new robot, or
- * one whose secret kk set. Harbor hides secrets, so the endpoints cannot show this drift themselves.
- */
-export const robotSecretChanged = (outcome: string): boolean => outcome === 'created' || outcome.endsWith('secret set');
 
 export interface MeshState {
   registries: HarborRegistry[];
@@ -68,8 +70,8 @@ export function registryDrift(current: HarborRegistry, peer: MeshPeer): string[]
   if (current.type !== 'harbor') drift.push('type');
   if (current.insecure !== (peer.insecure ?? false)) drift.push('insecure');
   if (current.credential?.access_key !== peer.accessKey || current.credential?.type !== 'basic') drift.push('credential');
-  else if (peer.secretChanged) drift.push('secret');
-  if (current.description !== registryDescription(peer.name)) drift.push('description');
+  // The secret it holds is known only by the fingerprint it was written with (none: written before kk kept one).
+  if (current.description !== registryDescription(peer)) drift.push(FINGERPRINT.exec(current.description ?? '')?.[1] === credentialFingerprint(peer) ? 'description' : 'secret');
   return drift;
 }
 
@@ -198,7 +200,7 @@ export async function applyMeshPlan(api: HarborApi, plan: MeshPlan, peers: MeshP
     return id;
   };
   const flat = (peer: MeshPeer) => ({
-    description: registryDescription(peer.name),
+    description: registryDescription(peer),
     url: peer.url,
     type: 'harbor',
     insecure: peer.insecure ?? false,
@@ -222,7 +224,7 @@ export async function applyMeshPlan(api: HarborApi, plan: MeshPlan, peers: MeshP
         if (options.peerWait) await waitPeerReady(api, peer, options.peerWait);
         let id: number;
         try {
-          id = await api.createRegistry({ name: action.name, url: peer.url, type: 'harbor', insecure: peer.insecure ?? false, description: registryDescription(peer.name), credential: { accessKey: peer.accessKey, accessSecret: peer.accessSecret } });
+          id = await api.createRegistry({ name: action.name, url: peer.url, type: 'harbor', insecure: peer.insecure ?? false, description: registryDescription(peer), credential: { accessKey: peer.accessKey, accessSecret: peer.accessSecret } });
         } catch (err) {
           if (!isHarborApiError(err, 409)) throw err;
           const existing = (await api.listRegistries()).find((r) => r.name === action.name);
@@ -289,10 +291,26 @@ export class PeerNotReadyError extends Error {
   }
 }
 
+/** This node's Harbor refused a peer's endpoint itself (a 400 other than "unhealthy": a bad URL): waiting will not help. */
+export class PeerRefusedError extends Error {
+  constructor(
+    readonly peer: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PeerRefusedError';
+  }
+}
+
+/** A failure time may fix: one classified retryable (Temporal's ApplicationFailure, by shape: this module stays pure). */
+const retryable = (err: unknown) => err instanceof Error && 'nonRetryable' in err && (err as { nonRetryable?: boolean }).nonRetryable === false;
+
 /**
  * Waits until this node's Harbor reaches the peer with the credential it is to be saved with (POST /registries/ping,
  * flat fields): Harbor pings a peer before saving its endpoint and refuses a down one (500 when its URL does not
- * answer, 400 when its registry is down), so the endpoint is written only once the ping passes.
+ * answer, 400 "unhealthy" when its registry is down), so the endpoint is written only once the ping passes. Only the
+ * peer being unreachable or unhealthy (and a retryable failure reaching this node's Harbor) is waited out; anything
+ * else (TLS to this node's Harbor, another answer from its API, a URL it refuses) is thrown at once.
  */
 export async function waitPeerReady(api: HarborApi, peer: MeshPeer, wait: PeerWait): Promise<void> {
   const sleep = wait.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -303,9 +321,10 @@ export async function waitPeerReady(api: HarborApi, peer: MeshPeer, wait: PeerWa
     try {
       const r = await api.pingRegistry({ name: meshRegistryName(peer.name), url: peer.url, type: 'harbor', insecure: peer.insecure ?? false, credential: { accessKey: peer.accessKey, accessSecret: peer.accessSecret } });
       if (r.ok) return;
+      if (r.reason === 'invalid') throw new PeerRefusedError(peer.name, `this node's Harbor refused the endpoint of peer ${peer.name} (${peer.url}): ${r.message}`);
       last = r.message;
     } catch (err) {
-      if (wait.signal?.aborted) throw err;
+      if (wait.signal?.aborted || !retryable(err)) throw err;
       last = (err as Error).message;
     }
     wait.signal?.throwIfAborted();
