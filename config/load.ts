@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { isScalar, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, Problems } from './errors';
+import { checkKeepalivedAddresses } from './ha-addresses';
 import { HOST_NAME_PATTERN, type HostTarget } from './hosts';
 import { expandGroups, inventorySchema, LOCALHOST, type HostDocument, type InventoryDocument } from './inventory';
 import { knownKeyPaths, unknownKeys } from './known-keys';
@@ -81,6 +82,7 @@ export function loadConfig(options: LoadOptions): ResolvedConfig {
   checkPaths(parsed.success ? parsed.data : merged, problems);
   const groups = expandGroups(inventory, problems);
   const hosts = resolveHosts(inventory, groups, cwd, problems);
+  if (parsed.success) checkKeepalivedAddresses(parsed.data.image_registry.ha_vip, groups.image_registry ?? [], hosts, (name) => inventory.spec.hosts[name]?.connector.host !== undefined, problems);
   problems.throwIfAny();
 
   const vars = parsed.data! as ResolvedConfig['vars'];
