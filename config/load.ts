@@ -234,6 +234,10 @@ function resolveHosts(doc: InventoryDocument, groups: Record<string, string[]>, 
       internalIPv4: host.internal_ipv4,
       internalIPv6: host.internal_ipv6,
     };
+    if (local) {
+      target.inventory = doc.metadata.name;
+      if (!HOST_NAME_PATTERN.test(doc.metadata.name)) problems.add('metadata.name', `${JSON.stringify(doc.metadata.name)} names the task queue of local host ${name}: letters, digits, ".", "_" or "-"`);
+    }
     if (c.password !== undefined) target.password = c.password;
     if (c.private_key_passphrase !== undefined) target.passphrase = c.private_key_passphrase;
     if (!local) {
