@@ -307,6 +307,16 @@ describe('HA: keepalived takes IP addresses', () => {
   });
 });
 
+describe('local hosts carry their inventory (their task queue is per inventory)', () => {
+  it("a local host names its inventory's metadata.name; SSH hosts do not; a metadata.name unfit for a queue name is refused", () => {
+    const inv = write('local-inv.yaml', sshInventory(node1).replace('name: lab', 'name: alice').replace('hosts: [node1]', 'hosts: [node1, localhost]'));
+    const c = load({ inventoryPath: inv, generateSecrets: false });
+    assert.deepEqual(c.hosts.map((h) => [h.name, h.inventory]), [['node1', undefined], ['localhost', 'alice']]);
+    const bad = write('local-bad.yaml', sshInventory(node1).replace('name: lab', 'name: "a/b"').replace('hosts: [node1]', 'hosts: [node1, localhost]'));
+    assert.ok(problemsOf({ inventoryPath: bad, generateSecrets: false }).some((p) => /^metadata\.name: "a\/b" names the task queue of local host localhost/.test(p)));
+  });
+});
+
 describe('YAML scalars keep the text as written', () => {
   it('versions keep trailing zeros, passwords leading zeros; numeric fields still become numbers', () => {
     const inv = write(
