@@ -159,7 +159,7 @@ Exit codes: 0 done, 1 a run or check failed, 2 invalid input, 3 reserved (a run 
     program
       .command('worker')
       .description("run a worker for kk's task queue (with TEMPORAL_ADDRESS: one per machine, any number)")
-      .option('--local-host <name>', "act on the inventory's `local` host NAME (this machine); repeatable, or KK_LOCAL_HOSTS=NAME,...", collect, []),
+      .option('--local-host <name>', "act on the `local` host NAME of inventory INVENTORY (its metadata.name), given as INVENTORY/NAME (this machine); repeatable, or KK_LOCAL_HOSTS=INVENTORY/NAME,...", collect, []),
   ).action(async (o) => done(await h.worker(o)));
   program
     .command('completion')

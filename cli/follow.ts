@@ -5,6 +5,7 @@ import { ConfigError } from '../config/errors';
 import type { ResolvedConfig } from '../config/load';
 import { lazy } from '../runtime/lazy';
 import type { HostTarget } from '../config/hosts';
+import { localHostKey } from '../workflows/local-queue';
 import type { PrecheckReport } from '../precheck/types';
 import { workflowBuildId } from '../runtime/build-id';
 import { clusterTaskQueue, TASK_QUEUE } from '../runtime/data-converter';
@@ -64,9 +65,9 @@ export async function runSearchAttributes(ctx: Pick<KkContext, 'client' | 'endpo
   ];
 }
 
-/** Names of the inventory's local hosts, for the memo. */
+/** The inventory's local hosts, for the memo: their keys (`<inventory>/<name>`), as the run's worker serves them. */
 export function localHostNames(hosts: readonly HostTarget[]): string[] {
-  return hosts.filter((h) => h.local).map((h) => h.name);
+  return hosts.filter((h) => h.local).map(localHostKey);
 }
 
 /** JSON with object keys sorted at every level (undefined dropped, as JSON does), so equal input hashes equally. */

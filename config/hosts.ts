@@ -14,6 +14,11 @@ export interface HostTarget {
   passphrase?: string;
   internalIPv4?: string;
   internalIPv6?: string;
+  /**
+   * A local host's inventory (its metadata.name): with the host name it names the host's task queue and the
+   * `kk worker --local-host INVENTORY/NAME` that serves it (workflows/local-queue.ts).
+   */
+  inventory?: string;
 }
 
 /** An inventory host's name: also a part of a local host's task queue name (workflows/local-queue.ts). */

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { isScalar, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, Problems } from './errors';
+import { checkKeepalivedAddresses } from './ha-addresses';
 import { HOST_NAME_PATTERN, type HostTarget } from './hosts';
 import { expandGroups, inventorySchema, LOCALHOST, type HostDocument, type InventoryDocument } from './inventory';
 import { knownKeyPaths, unknownKeys } from './known-keys';
@@ -81,6 +82,7 @@ export function loadConfig(options: LoadOptions): ResolvedConfig {
   checkPaths(parsed.success ? parsed.data : merged, problems);
   const groups = expandGroups(inventory, problems);
   const hosts = resolveHosts(inventory, groups, cwd, problems);
+  if (parsed.success) checkKeepalivedAddresses(parsed.data.image_registry.ha_vip, groups.image_registry ?? [], hosts, (name) => inventory.spec.hosts[name]?.connector.host !== undefined, problems);
   problems.throwIfAny();
 
   const vars = parsed.data! as ResolvedConfig['vars'];
@@ -232,6 +234,10 @@ function resolveHosts(doc: InventoryDocument, groups: Record<string, string[]>, 
       internalIPv4: host.internal_ipv4,
       internalIPv6: host.internal_ipv6,
     };
+    if (local) {
+      target.inventory = doc.metadata.name;
+      if (!HOST_NAME_PATTERN.test(doc.metadata.name)) problems.add('metadata.name', `${JSON.stringify(doc.metadata.name)} names the task queue of local host ${name}: letters, digits, ".", "_" or "-"`);
+    }
     if (c.password !== undefined) target.password = c.password;
     if (c.private_key_passphrase !== undefined) target.passphrase = c.private_key_passphrase;
     if (!local) {

@@ -29,6 +29,14 @@ export const portNumber = numberLike(
 );
 
 export const ipAddress = z.string().refine((v) => isIP(v) !== 0, { error: (issue) => `${JSON.stringify(issue.input)} is not an IP address` });
+
+/** An IP address in the form `ip addr` prints: IPv6 lower-cased and compressed (`FD00:0::100` -> `fd00::100`); IPv4 as is. */
+export function canonicalIp(v: string): string {
+  return isIP(v) === 6 ? new URL(`http://[${v}]/`).hostname.slice(1, -1) : v;
+}
+
+/** An IP address, kept in its canonical form (what hosts print, so a text comparison with their output holds). */
+export const canonicalIpAddress = ipAddress.transform(canonicalIp);
 /**
  * A host's address as SSH, fstab (an NFS source) and keepalived (unicast_peer) take it: an IP address, or a DNS name of
  * letters, digits, "-" and "_" in dot-separated labels (no whitespace, no leading "-", nothing a file format splits on).

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { emptyAsUnset, flexibleBoolean, ipAddress, numberLike, portNumber, secretString, versionString } from './types';
+import { canonicalIpAddress, emptyAsUnset, flexibleBoolean, numberLike, portNumber, secretString, versionString } from './types';
 
 /** Artifact names as KubeKey's `artifact.artifact_url.<name>` / `download.artifact_url.<name>` spell them. */
 export const ARTIFACT_NAMES = ['docker', 'docker_compose', 'harbor', 'docker_registry', 'keepalived'] as const;
@@ -36,7 +36,7 @@ export const variablesSchema = z.object({
   image_registry: z
     .object({
       type: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['harbor', 'docker-registry']).default('harbor')),
-      ha_vip: emptyAsUnset(ipAddress),
+      ha_vip: emptyAsUnset(canonicalIpAddress),
       harbor_version: emptyAsUnset(versionString),
       docker_registry_version: emptyAsUnset(versionString),
       dockercompose_version: emptyAsUnset(versionString),

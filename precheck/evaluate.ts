@@ -58,6 +58,14 @@ export function unreachableChecks(host: string, error: { type: string; message: 
   return [{ host, check: 'ssh', status: 'fail', message: `${error.type}: ${error.message}`, fix: fixFor(error.type, host).replace(/, then kk resume.*$/, '') }];
 }
 
+/**
+ * Whether kk's keepalived holds the VIP on any probed host: a registry host, or a former member leaving the group
+ * (the install removes its keepalived). Something answering on the VIP is then no foreign holder.
+ */
+export function vipHeldByKk(probes: readonly (HostProbe | undefined)[]): boolean {
+  return probes.some((p) => p?.vip?.heldHere && p.vip.keepalivedHere);
+}
+
 export function hostChecks(input: PrecheckInput, host: string, probe: HostProbe, vipHeldByOurKeepalived = false): CheckResult[] {
   const out: CheckResult[] = [];
   const add = (check: string, status: CheckResult['status'], message: string, fix?: string) => out.push({ host, check, status, message, ...(fix && { fix }) });

@@ -271,6 +271,52 @@ describe('bad input: one clear line per problem', () => {
   });
 });
 
+describe('HA: keepalived takes IP addresses', () => {
+  const two = (node2: string) => sshInventory(`${node1}    node2: ${node2}\n`, '').replace('hosts: [node1]', 'hosts: [node1, node2]');
+
+  it('a registry host known only by a DNS name is refused with ha_vip (path: problem), and accepted with internal_ipv4', () => {
+    const named = write('ha-name.yaml', two('{connector: {host: reg2.example.com, password: x}}'));
+    const problems = problemsOf({ inventoryPath: named, sets: ['image_registry.ha_vip=10.0.0.50'], generateSecrets: false });
+    assert.ok(problems.some((p) => /^spec\.hosts\.node2\.connector\.host: "reg2\.example\.com" is a host name, but keepalived \(image_registry\.ha_vip\) takes IP addresses only: set spec\.hosts\.node2\.internal_ipv4/.test(p)), problems.join('\n'));
+    assert.equal(problems.length, 1, problems.join('\n'));
+    // Without HA a name is fine (SSH and the registry endpoint take it).
+    assert.equal(load({ inventoryPath: named, generateSecrets: false }).hosts.find((h) => h.name === 'node2')!.address, 'reg2.example.com');
+    const withIp = load({ inventoryPath: write('ha-ip.yaml', two('{connector: {host: reg2.example.com, password: x}, internal_ipv4: 10.0.0.12}')), sets: ['image_registry.ha_vip=10.0.0.50'], generateSecrets: false });
+    assert.equal(withIp.vars.image_registry.ha_vip, '10.0.0.50');
+  });
+
+  it('a host without connector.host (its name is its address) and a local host without internal_ipv4 are refused too', () => {
+    const inv = write('ha-bare.yaml', two('{connector: {password: x}}').replace('hosts: [node1, node2]', 'hosts: [node1, node2, localhost]'));
+    const problems = problemsOf({ inventoryPath: inv, sets: ['image_registry.ha_vip=10.0.0.50'], generateSecrets: false });
+    assert.ok(problems.some((p) => /^spec\.hosts\.node2: "node2" is a host name/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /^spec\.hosts\.localhost: a local host in the HA set .* not 127\.0\.0\.1/.test(p)), problems.join('\n'));
+  });
+
+  it('the CLI exits 2 with the problem and changes nothing', async () => {
+    const named = write('ha-cli.yaml', two('{connector: {host: reg2.example.com, password: x}}'));
+    const r = await kk(['precheck', 'image_registry', '-i', named, '--workdir', path.join(tmp, 'work-cli'), '--set', 'image_registry.ha_vip=10.0.0.50']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /spec\.hosts\.node2\.connector\.host: "reg2\.example\.com" is a host name/);
+  });
+
+  it('ha_vip is kept in the canonical form hosts print (IPv6 lower-cased and compressed; IPv4 as written)', () => {
+    const inv = write('ha-v6.yaml', sshInventory(node1));
+    for (const [given, canonical] of [['FD00::100', 'fd00::100'], ['fd00:0::100', 'fd00::100'], ['fd00:0000:0000:0000:0000:0000:0000:0100', 'fd00::100'], ['10.0.0.50', '10.0.0.50']]) {
+      assert.equal(load({ inventoryPath: inv, sets: [`image_registry.ha_vip=${given}`], generateSecrets: false }).vars.image_registry.ha_vip, canonical, given);
+    }
+  });
+});
+
+describe('local hosts carry their inventory (their task queue is per inventory)', () => {
+  it("a local host names its inventory's metadata.name; SSH hosts do not; a metadata.name unfit for a queue name is refused", () => {
+    const inv = write('local-inv.yaml', sshInventory(node1).replace('name: lab', 'name: alice').replace('hosts: [node1]', 'hosts: [node1, localhost]'));
+    const c = load({ inventoryPath: inv, generateSecrets: false });
+    assert.deepEqual(c.hosts.map((h) => [h.name, h.inventory]), [['node1', undefined], ['localhost', 'alice']]);
+    const bad = write('local-bad.yaml', sshInventory(node1).replace('name: lab', 'name: "a/b"').replace('hosts: [node1]', 'hosts: [node1, localhost]'));
+    assert.ok(problemsOf({ inventoryPath: bad, generateSecrets: false }).some((p) => /^metadata\.name: "a\/b" names the task queue of local host localhost/.test(p)));
+  });
+});
+
 describe('YAML scalars keep the text as written', () => {
   it('versions keep trailing zeros, passwords leading zeros; numeric fields still become numbers', () => {
     const inv = write(

@@ -216,9 +216,21 @@ describe('kk init registry (docker-registry)', () => {
     assert.equal((await on('node3', 'ls /var/lib/kubekey/pending-restart')).trim(), '', 'the restart is no longer owed');
   });
 
-  it('shrinking the HA set removes the leaver\'s keepalived, so it cannot hold the VIP beside the group', async () => {
-    const { report } = await init(inventory('ha', ['node1', 'node2']), `image_registry.ha_vip=${labFile.vip}`, s3Set());
+  it('shrinking the HA set removes the leaver\'s keepalived, so it cannot hold the VIP beside the group; the leaver holding the VIP does not fail precheck', async () => {
+    // The leaver holds the VIP, as the first member (highest priority) usually does when it is the one removed: the
+    // others' keepalived stopped for a moment hands it to node3. Precheck must see kk's keepalived holding it there.
+    for (const n of ['node1', 'node2']) await on(n, 'systemctl stop kk-keepalived.service');
+    let report: InitRegistryReport;
+    try {
+      await on('node3', `for i in $(seq 30); do ip -o addr | grep -q ' inet ${labFile.vip}/' && exit 0; sleep 1; done; exit 1`);
+      assert.deepEqual(await vipHolders(), ['node3']);
+      report = (await init(inventory('ha', ['node1', 'node2']), `image_registry.ha_vip=${labFile.vip}`, s3Set())).report;
+    } finally {
+      for (const n of ['node1', 'node2']) await on(n, 'systemctl start kk-keepalived.service');
+    }
+    assert.ok(report.precheck.checks.some((c) => c.host === 'node1' && c.check === 'vip' && c.status === 'pass' && /held by our keepalived/.test(c.message)), JSON.stringify(report.precheck.checks.filter((c) => c.check === 'vip')));
     assert.deepEqual(report.ha?.removed, ['node3']);
+    assert.deepEqual(await vipHolders(), [report.ha!.vipHolder]);
     assert.equal((await lab(['exec', 'node3', '--', 'sh', '-c', 'systemctl is-active kk-keepalived.service; ls /opt/keepalived 2>&1 | head -1'])).stdout.split('\n')[0], 'inactive');
     assert.match((await lab(['exec', 'node3', '--', 'sh', '-c', `ip -o addr | grep -c ' inet ${labFile.vip}/' || true`])).stdout.trim(), /^0$/);
     assert.match(await on('node1', `cat /opt/keepalived/${labVersion(labFile, 'keepalived_version')}/keepalived.conf`), new RegExp(`unicast_peer \\{\\n\\s+${NET}\\.12\\n\\s+\\}`));

@@ -6,10 +6,12 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { DAEMON_DEFAULTS, mergeDaemonJson } from '../activities/install/docker-units';
 import { holdsVip, parseKeepalivedMembers } from '../activities/install/keepalived';
-import { probeScript } from '../activities/precheck/probe';
+import { nfsCommands } from '../activities/install/registry';
+import { registryAuthRefused } from '../activities/install/remote';
+import { parseProbe, probeScript } from '../activities/precheck/probe';
 import type { HostSession } from '../activities/ssh/session';
 import { hostFacts, hostProbe } from './support/host-facts';
-import { hostChecks } from '../precheck/evaluate';
+import { hostChecks, vipHeldByKk } from '../precheck/evaluate';
 import type { HostProbe, PrecheckInput } from '../precheck/types';
 
 /** The install's pure pieces: what daemon.json becomes, who a keepalived group was, what precheck probes and says. */
@@ -141,5 +143,69 @@ describe('Harbor precheck', () => {
     assert.equal(versionBelow('20.10.24+dfsg1', '20.10.10'), false);
     assert.equal(versionBelow('v2.20.3', '1.18.0'), false);
     assert.equal(versionBelow('1.17.1', '1.18.0'), true);
+  });
+});
+
+describe('HA shrink: the VIP held by a leaving member', () => {
+  const facts = hostFacts({ interfaces: [{ name: 'eth0', cidrs: ['10.0.0.5/24'] }] });
+  const input = {
+    hosts: [],
+    rotateCa: false,
+    registryHosts: ['node2', 'node3'],
+    controlPlaneHosts: [],
+    nfsHosts: [],
+    type: 'docker-registry',
+    versions: { docker: '24.0.7', docker_compose: 'v2.20.3', keepalived: '2.0.20' },
+    haVip: '10.0.0.100',
+    registryPorts: [443],
+    storage: { driver: 's3', missingFields: [], drivers: ['s3'] },
+    thresholds: { minMemoryMb: 0, minControlPlaneCpus: 0, minDataDiskGb: 0, maxClockSkewSeconds: 5 },
+    artifactsByArch: {},
+    artifactErrors: {},
+  } as PrecheckInput;
+  const answered = { answered: true, heldHere: false, keepalivedHere: true };
+  const vipCheck = (leaver: HostProbe['vip']) => {
+    const probes = [hostProbe(facts, { vip: leaver }), hostProbe(facts, { vip: answered }), hostProbe(facts, { vip: answered })];
+    return hostChecks(input, 'node2', probes[1]!, vipHeldByKk(probes)).find((c) => c.check === 'vip')!;
+  };
+
+  it("a host outside the group probes only whether it holds the VIP with kk's keepalived, sending nothing to the VIP", () => {
+    const script = probeScript({ peers: [], registryPorts: [], vipHolder: '10.0.0.100' });
+    assert.match(script, /echo held/);
+    assert.match(script, /pgrep -x keepalived .*systemctl is-active --quiet kk-keepalived\.service; then echo keepalived/);
+    assert.doesNotMatch(script, /\/dev\/tcp|ip neigh/);
+    const out = '@@listen\n@@holders\n@@reach\n@@ca\n@@nfs\n@@vip\nheld\nkeepalived\n@@probe-end\n';
+    assert.deepEqual(parseProbe(out, { peers: [], registryPorts: [], vipHolder: '10.0.0.100' }).vip, { heldHere: true, keepalivedHere: true, answered: false });
+  });
+  it("the leaver holding the VIP with kk's keepalived passes (the install removes its keepalived)", () => {
+    const c = vipCheck({ answered: false, heldHere: true, keepalivedHere: true });
+    assert.equal(c.status, 'pass', c.message);
+    assert.match(c.message, /held by our keepalived/);
+  });
+  it('a holder without kk\'s keepalived, or none among the probed hosts, is something else on the address: fail', () => {
+    assert.equal(vipCheck({ answered: false, heldHere: true, keepalivedHere: false }).status, 'fail');
+    const none = vipCheck(undefined);
+    assert.equal(none.status, 'fail');
+    assert.match(none.message, /already in use/);
+  });
+});
+
+describe('NFS source', () => {
+  it('an IPv6 server goes in brackets (mount.nfs splits at the last ":"); IPv4 and names as they are', () => {
+    const v6 = nfsCommands({ server: 'fd00::1', export: '/export' }, '/data');
+    assert.equal(v6.source, '[fd00::1]:/export');
+    assert.ok(v6.mount.includes('[fd00::1]:/export') && v6.fstab.includes('[fd00::1]:/export /data nfs'), `${v6.mount}\n${v6.fstab}`);
+    assert.equal(nfsCommands({ server: '10.0.0.13', export: '/export' }, '/data').source, '10.0.0.13:/export');
+  });
+});
+
+describe('a refused login is told from other failures', () => {
+  it('401 and unauthorized are the registry refusing the credentials; a proxy asking for its own (407) is not', () => {
+    assert.equal(registryAuthRefused('login attempt to https://10.0.0.1/v2/ failed with status: 401 Unauthorized'), true);
+    assert.equal(registryAuthRefused('Get "https://10.0.0.1/v2/": unauthorized: authentication required'), true);
+    assert.equal(registryAuthRefused('Get "https://10.0.0.1/v2/": proxyconnect tcp: 407 Proxy Authentication Required'), false);
+    assert.equal(registryAuthRefused('Error response from daemon: Proxy Authentication Required'), false);
+    assert.equal(registryAuthRefused('Get "https://10.0.0.1/v2/": authentication required'), false, 'only the registry\'s 401 words count');
+    assert.equal(registryAuthRefused('Cannot connect to the Docker daemon'), false);
   });
 });

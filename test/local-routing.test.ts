@@ -24,7 +24,8 @@ let sshd: TestSshd;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kk-lr-'));
 const codecKey = Buffer.alloc(32, 5);
 const queue = clusterTaskQueue();
-const me: HostTarget = { name: 'me', local: true, address: '127.0.0.1', port: 22, user: 'root' };
+// As config/load.ts makes it: a local host carries its inventory's name, which qualifies its queue.
+const me: HostTarget = { name: 'me', local: true, address: '127.0.0.1', port: 22, user: 'root', inventory: 'lr' };
 let remote: HostTarget;
 
 before(async () => {
@@ -79,14 +80,19 @@ async function steps(workflowId: string): Promise<{ queue: string; identity: str
 describe('local hosts on a cluster with several workers', () => {
   it("names a local host's queue after the run's queue, embedded or cluster, and finds the local host among a step's arguments", () => {
     for (const runQueue of [`${TASK_QUEUE}/facts-lr`, queue]) {
-      assert.equal(localTaskQueue(runQueue, 'me'), `${runQueue}/local/me`);
-      assert.equal(localHostOfQueue(localTaskQueue(runQueue, 'me')), 'me');
+      assert.equal(localTaskQueue(runQueue, 'lr/me'), `${runQueue}/local/lr/me`);
+      assert.equal(localHostOfQueue(localTaskQueue(runQueue, 'lr/me')), 'lr/me');
+      assert.equal(localHostOfQueue(localTaskQueue(runQueue, 'local/me')), 'local/me', 'an inventory named local');
       assert.equal(localHostOfQueue(runQueue), undefined);
     }
-    assert.deepEqual(localHostsOfArgs([me]), ['me']);
-    assert.deepEqual(localHostsOfArgs([{ host: me, port: 5000 }]), ['me'], 'a node input');
-    assert.deepEqual(localHostsOfArgs([[remote, me], '10.0.0.9']), ['me'], 'a list of hosts');
+    assert.deepEqual(localHostsOfArgs([me]), ['lr/me']);
+    assert.deepEqual(localHostsOfArgs([{ host: me, port: 5000 }]), ['lr/me'], 'a node input');
+    assert.deepEqual(localHostsOfArgs([[remote, me], '10.0.0.9']), ['lr/me'], 'a list of hosts');
     assert.deepEqual(localHostsOfArgs([remote, { host: remote }]), []);
+    // Two inventories on one cluster, each with the implicit `localhost`: two machines, two queues.
+    const a = localHostsOfArgs([{ ...me, name: 'localhost', inventory: 'alice' }])[0]!;
+    const b = localHostsOfArgs([{ ...me, name: 'localhost', inventory: 'bob' }])[0]!;
+    assert.notEqual(localTaskQueue(queue, a), localTaskQueue(queue, b));
   });
 
   it("a local host's step waits, visibly, for a worker started for it, then always runs there; other hosts' steps run on either worker", async () => {
@@ -96,7 +102,7 @@ describe('local hosts on a cluster with several workers', () => {
     const first = await startFacts('lr-0', [me, remote]);
     await waitFor('remote to be gathered', async () => (await env.client.workflow.getHandle('lr-0/node/remote').describe()).status.name === 'COMPLETED');
     const pending = await waitFor('the local step to be scheduled', async () => (await env.client.workflow.getHandle('lr-0/node/me').describe()).raw.pendingActivities?.[0]);
-    assert.equal(pending.activityOptions?.taskQueue?.name, `${queue}/local/me`);
+    assert.equal(pending.activityOptions?.taskQueue?.name, `${queue}/local/lr/me`);
     await new Promise((r) => setTimeout(r, 3000));
     assert.deepEqual(await steps('lr-0/node/me'), [], 'no worker took it');
     // `kk status` (a pure client on the cluster) says what it waits for.
@@ -105,13 +111,13 @@ describe('local hosts on a cluster with several workers', () => {
     const rows = (JSON.parse(status.stdout) as { hosts: { host: string; status: string; step?: string; waiting?: string }[] }).hosts;
     assert.deepEqual(rows.map((r) => [r.host, r.status]), [['me', 'running'], ['remote', 'completed']]);
     assert.equal(rows[0]!.step, 'gatherFacts');
-    assert.match(rows[0]!.waiting ?? '', /waiting for a worker started with --local-host me .*kk worker --local-host me/);
+    assert.match(rows[0]!.waiting ?? '', /waiting for a worker started with --local-host lr\/me .*kk worker --local-host lr\/me/);
     const text = await kk(['status', 'lr-0', '--workdir', path.join(work, 'cli')], cli());
-    assert.match(text.stdout, /^me\s+running\s+gather facts\s.*waiting for a worker started with --local-host me/m);
+    assert.match(text.stdout, /^me\s+running\s+gather facts\s.*waiting for a worker started with --local-host lr\/me/m);
 
     // The worker started for `me` joins: the waiting step runs there, and so does every later local step.
-    const local = await startWorker(['--local-host', 'me']);
-    assert.ok(local.banner.includes(`local hosts: me (queue ${queue}/local/me)`), local.banner);
+    const local = await startWorker(['--local-host', 'lr/me']);
+    assert.ok(local.banner.includes(`local hosts: lr/me (queue ${queue}/local/lr/me)`), local.banner);
     const runs = [first, ...(await Promise.all([1, 2, 3, 4, 5].map((i) => startFacts(`lr-${i}`, [me, remote]))))];
     const reports = (await Promise.all(runs.map((r) => r.result()))) as FactsReport[];
     assert.equal(reports.length, 6);
@@ -121,7 +127,7 @@ describe('local hosts on a cluster with several workers', () => {
     }
     const remoteBy = new Set<string>();
     for (const r of runs) {
-      assert.deepEqual(await steps(`${r.workflowId}/node/me`), [{ queue: `${queue}/local/me`, identity: local.identity }], `${r.workflowId}: the local step ran on the worker started for it`);
+      assert.deepEqual(await steps(`${r.workflowId}/node/me`), [{ queue: `${queue}/local/lr/me`, identity: local.identity }], `${r.workflowId}: the local step ran on the worker started for it`);
       for (const s of await steps(`${r.workflowId}/node/remote`)) {
         assert.equal(s.queue, queue);
         remoteBy.add(s.identity);
@@ -140,16 +146,19 @@ describe('local hosts on a cluster with several workers', () => {
   it("the embedded worker (the CLI's, on its run's own queue) serves the run's local host on that queue's local queue", async () => {
     // As cli/context.ts starts it for a run: the run's queue `kk-registry/<run>`, its memo's local hosts.
     const runQueue = `${TASK_QUEUE}/lr-embedded`;
-    const w = await createKkWorker({ connection: env.nativeConnection, namespace: 'default', workdir: work, codecKey, taskQueue: runQueue, localHosts: ['me'], identity: 'kk-cli-lr' });
+    const w = await createKkWorker({ connection: env.nativeConnection, namespace: 'default', workdir: work, codecKey, taskQueue: runQueue, localHosts: ['lr/me'], identity: 'kk-cli-lr' });
     const run = await env.client.workflow.start('factsWorkflow', { taskQueue: runQueue, workflowId: 'lr-embedded', args: [{ hosts: [me] }] });
     await runWorker(w, run.result());
     assert.equal(((await run.result()) as FactsReport).hosts[0]!.facts?.hostname, os.hostname());
-    assert.deepEqual(await steps('lr-embedded/node/me'), [{ queue: `${runQueue}/local/me`, identity: 'kk-cli-lr' }]);
+    assert.deepEqual(await steps('lr-embedded/node/me'), [{ queue: `${runQueue}/local/lr/me`, identity: 'kk-cli-lr' }]);
   });
 
-  it('kk worker refuses a --local-host that is not a host name (it would name another queue), exit 2', async () => {
+  it('kk worker refuses a --local-host that is not INVENTORY/NAME (it would name another queue), and a bare NAME (every inventory has its own localhost), exit 2', async () => {
     const r = await kk(['worker', '--local-host', 'me/../x', '--workdir', path.join(work, 'refused')]);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /"me\/\.\.\/x" is not an inventory host name/);
+    assert.match(r.stderr, /"me\/\.\.\/x": is not INVENTORY\/NAME/);
+    const bare = await kk(['worker', '--local-host', 'localhost', '--workdir', path.join(work, 'refused')]);
+    assert.equal(bare.code, 2, bare.stderr);
+    assert.match(bare.stderr, /"localhost": name the inventory too, as INVENTORY\/localhost/);
   });
 });

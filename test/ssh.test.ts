@@ -434,6 +434,9 @@ describe('remote commands (mustRun) over a real session', () => {
         const refused = await expectFailure(mustRun(conn, sh`cat >/dev/null; printf '%s\n' ${said} >&2; exit 1`, 'logging in to 10.0.0.1', { transient: true, stdin: secret }), 'CommandFailed', true, /logging in to 10\.0\.0\.1 failed \(exit 1\): the registry refused the credentials \(HTTP 401\): check image_registry\.auth/);
         assert.ok(!refused.message.includes(secret));
       }
+      // A proxy asking for its own credentials (407) is not the registry refusing image_registry.auth: retried, not blamed on it.
+      const proxy = await expectFailure(mustRun(conn, sh`printf '%s\n' ${'Error response from daemon: Get "https://10.0.0.1/v2/": proxyconnect tcp: 407 Proxy Authentication Required'} >&2; exit 1`, 'logging in to 10.0.0.1', { transient: true }), 'NotReady', false, /logging in to 10\.0\.0\.1 failed \(exit 1\): Error response/);
+      assert.doesNotMatch(proxy.message, /image_registry\.auth/);
       assert.equal((await mustRun(conn, 'id -u', 'who')).stdout, '0\n');
     } finally {
       conn.close();

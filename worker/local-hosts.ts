@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import { ApplicationFailure } from '@temporalio/common';
 import type { HostTarget } from '../config/hosts';
+import { localHostKey } from '../workflows/local-queue';
 import { SessionPool } from '../activities/ssh/pool';
 import type { HostSession } from '../activities/ssh/session';
 
@@ -20,7 +21,7 @@ export class LocalHostGate extends SessionPool {
   }
 
   override get(target: HostTarget): Promise<HostSession> {
-    if (target.local && !this.localHosts.has(target.name)) return Promise.reject(localHostRefused(target.name, this.identity));
+    if (target.local && !this.localHosts.has(localHostKey(target))) return Promise.reject(localHostRefused(localHostKey(target), this.identity));
     return super.get(target);
   }
 }
@@ -40,7 +41,7 @@ export function defaultIdentity(prefix = 'kk-worker'): string {
   return `${prefix}-${process.pid}@${os.hostname()}`;
 }
 
-/** `--local-host a,b` and KK_LOCAL_HOSTS=a,b, together. */
+/** `--local-host a,b` and KK_LOCAL_HOSTS=a,b, together (each INVENTORY/NAME). */
 export function parseLocalHosts(...values: (string | undefined)[]): Set<string> {
   return new Set(values.flatMap((v) => (v ?? '').split(',')).map((s) => s.trim()).filter(Boolean));
 }

@@ -2,7 +2,7 @@ import { proxyActivities, startChild } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ProbeSpec } from '../activities/precheck/probe';
 import { hostAddress, type HostTarget } from '../config/hosts';
-import { artifactChecks, configChecks, hostChecks, report, unreachableChecks } from '../precheck/evaluate';
+import { artifactChecks, configChecks, hostChecks, report, unreachableChecks, vipHeldByKk } from '../precheck/evaluate';
 import type { CheckResult, HostProbe, PrecheckInput, PrecheckReport } from '../precheck/types';
 import { nodeWorkflowId } from './facts';
 import { rethrowCancellation, rootCause } from './failures';
@@ -26,8 +26,9 @@ function probeSpecFor(input: PrecheckInput, host: HostTarget): ProbeSpec {
   const peers = input.hosts
     .filter((h) => h.name !== host.name && !(h.local && !h.internalIPv4) && input.registryHosts.includes(h.name))
     .flatMap((h) => input.registryPorts.map((port) => ({ address: hostAddress(h), port, required: isRegistry })));
-  const vip = isRegistry && input.haVip ? input.haVip : undefined;
-  return { peers, registryPorts: isRegistry ? input.registryPorts : [], vip, s3: isRegistry ? input.s3 : undefined };
+  // Every host says whether it holds the VIP with kk's keepalived: a member leaving the group (HA shrink) often does.
+  const vip = input.haVip ? (isRegistry ? { vip: input.haVip } : { vipHolder: input.haVip }) : {};
+  return { peers, registryPorts: isRegistry ? input.registryPorts : [], ...vip, s3: isRegistry ? input.s3 : undefined };
 }
 
 /**
@@ -43,7 +44,7 @@ export async function precheckWorkflow(input: PrecheckInput, options: { withFixe
   const probes = await Promise.allSettled(children.map((c) => c.result()));
   rethrowCancellation(probes);
   const ok = probes.map((p) => (p.status === 'fulfilled' ? p.value : undefined));
-  const vipHeldByOurKeepalived = ok.some((p) => p?.vip?.heldHere && p.vip.keepalivedHere);
+  const vipHeldByOurKeepalived = vipHeldByKk(ok);
   probes.forEach((p, i) => {
     const host = input.hosts[i]!.name;
     checks.push(...(p.status === 'fulfilled' ? hostChecks(input, host, p.value, vipHeldByOurKeepalived) : unreachableChecks(host, rootCause(p.reason))));

@@ -76,10 +76,12 @@ export async function refuseForeignUnit(session: HostSession, unit: string): Pro
 }
 
 /** NFS-backed data: the export mounted on the data directory and kept in /etc/fstab (one managed line). */
-export function nfsCommands(nfs: { server: string; export: string }, dir: string): { mount: string; fstab: string } {
-  const source = `${nfs.server}:${nfs.export}`;
+export function nfsCommands(nfs: { server: string; export: string }, dir: string): { source: string; mount: string; fstab: string } {
+  // mount.nfs splits the source at its last ":" before the path: an IPv6 server goes in brackets.
+  const source = `${nfs.server.includes(':') ? `[${nfs.server}]` : nfs.server}:${nfs.export}`;
   const line = `${source} ${dir} nfs defaults,_netdev 0 0 # kk docker-registry`;
   return {
+    source,
     mount: sh`mountpoint -q ${dir} || mount -t nfs ${source} ${dir}`,
     fstab: sh`grep -v ' # kk docker-registry$' /etc/fstab > /etc/fstab.kktmp; printf '%s\\n' ${line} >> /etc/fstab.kktmp && mv -f /etc/fstab.kktmp /etc/fstab`,
   };
@@ -88,7 +90,7 @@ export function nfsCommands(nfs: { server: string; export: string }, dir: string
 async function mountNfs(session: HostSession, nfs: { server: string; export: string }, dir: string): Promise<string> {
   const c = nfsCommands(nfs, dir);
   const already = (await asRoot(session, sh`mountpoint -q ${dir}`, { timeoutMs: 30_000 })).code === 0;
-  await mustRun(session, c.mount, `mounting ${nfs.server}:${nfs.export} on ${dir}`);
+  await mustRun(session, c.mount, `mounting ${c.source} on ${dir}`);
   await mustRun(session, c.fstab, 'updating /etc/fstab');
   return already ? 'skipped' : 'mounted';
 }

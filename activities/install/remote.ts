@@ -28,9 +28,14 @@ export interface MustRunOptions {
 
 /**
  * A registry refusing the credentials, as docker login, docker push/pull and ctr say it (`unauthorized: authentication
- * required`, `401 Unauthorized`): the same credentials are refused the same way on every retry.
+ * required`, `401 Unauthorized`): the same credentials are refused the same way on every retry. A proxy asking for its
+ * own credentials (HTTP 407 `Proxy Authentication Required`) is not the registry's doing: image_registry.auth is not
+ * to blame, so it stays an ordinary failure.
  */
-export const REGISTRY_AUTH_REFUSED = /\bunauthorized\b|authentication required|incorrect username or password/i;
+export function registryAuthRefused(said: string): boolean {
+  if (/proxy authentication|\b407\b/i.test(said)) return false;
+  return /\b401\b|\bunauthorized\b|incorrect username or password/i.test(said);
+}
 
 /**
  * Runs a command as root; a non-zero exit is a failure that names the host, the step, the exit code and the command's
@@ -41,7 +46,7 @@ export async function mustRun(session: HostSession, cmd: string, what: string, o
   if (r.code !== 0) {
     const said = tail(r.stderr.trim() || r.stdout.trim(), 800);
     const where = `${describeHost(session.target)}: ${what} failed (exit ${r.code})`;
-    if (options.transient && REGISTRY_AUTH_REFUSED.test(said)) {
+    if (options.transient && registryAuthRefused(said)) {
       throw hostFailure('CommandFailed', `${where}: the registry refused the credentials (HTTP 401): check image_registry.auth.username and image_registry.auth.password (kk resume retries with a fixed one): ${said}`);
     }
     throw hostFailure(options.transient ? 'NotReady' : 'CommandFailed', `${where}: ${said}`);

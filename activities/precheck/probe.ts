@@ -1,5 +1,5 @@
 import type { HostProbe, S3Access } from '../../precheck/types';
-import { vipHeldTest } from '../install/keepalived';
+import { KEEPALIVED_UNIT, vipHeldTest } from '../install/keepalived';
 import { raw, sh } from '../ssh/quote';
 
 export interface ProbeSpec {
@@ -9,7 +9,13 @@ export interface ProbeSpec {
    */
   peers: { address: string; port: number; required: boolean }[];
   registryPorts: number[];
+  /** Registry hosts: whether this host holds the VIP, runs kk's keepalived, and whether anything answers on the VIP. */
   vip?: string;
+  /**
+   * Every other host: only whether it holds the VIP with kk's keepalived (a former member leaving the group may hold
+   * it; the install removes its keepalived). No traffic to the VIP.
+   */
+  vipHolder?: string;
   s3?: S3Access;
 }
 
@@ -46,14 +52,18 @@ export function probeScript(spec: ProbeSpec): string {
   lines.push(`for f in /opt/docker-registry/*/ssl/ca.crt /opt/harbor/*/ssl/ca.crt /opt/keepalived/*/ca.crt; do [ -f "$f" ] && sha256sum "$f"; done 2>/dev/null`);
   lines.push('echo @@nfs');
   lines.push('if command -v mount.nfs >/dev/null 2>&1 || [ -x /sbin/mount.nfs ] || [ -x /usr/sbin/mount.nfs ]; then echo present; fi');
-  if (spec.vip) {
+  const vip = spec.vip ?? spec.vipHolder;
+  if (vip) {
     lines.push('echo @@vip');
-    lines.push(`if ${vipHeldTest(spec.vip)}; then echo held; fi`);
+    lines.push(`if ${vipHeldTest(vip)}; then echo held; fi`);
+    // kk's keepalived: its unit active and a keepalived process running (another installer's keepalived is not ours).
+    lines.push(sh`if pgrep -x keepalived >/dev/null 2>&1 && systemctl is-active --quiet ${KEEPALIVED_UNIT}; then echo keepalived; fi`);
+  }
+  if (spec.vip) {
     // A stale neighbour entry (someone held the VIP earlier) must not count: only a fresh ARP answer does.
     lines.push(sh`ip neigh flush to ${spec.vip} 2>/dev/null || true`);
     lines.push(reachLine(spec.vip, 9, 'probe'));
     lines.push(sh`if ip neigh show ${spec.vip} 2>/dev/null | grep -q lladdr; then echo neigh; fi`);
-    lines.push(`if pgrep -x keepalived >/dev/null 2>&1; then echo keepalived; fi`);
   }
   lines.push('echo @@probe-end');
   return lines.join('\n');
@@ -85,7 +95,7 @@ export function parseProbe(output: string, spec: ProbeSpec): ProbeOutput {
     if (target && (state === 'open' || state === 'refused' || state === 'unreachable')) reach[target] = state;
   }
   let vip: ProbeOutput['vip'];
-  if (spec.vip) {
+  if (spec.vip ?? spec.vipHolder) {
     const v = section('vip');
     const probe = v.find((l) => l.startsWith('probe '))?.split(/\s+/)[1];
     vip = { heldHere: v.includes('held'), keepalivedHere: v.includes('keepalived'), answered: v.includes('neigh') || probe === 'open' || probe === 'refused' };
