@@ -10,9 +10,9 @@ import { nfsCommands } from '../activities/install/registry';
 import { registryAuthRefused } from '../activities/install/remote';
 import { parseProbe, probeScript } from '../activities/precheck/probe';
 import type { HostSession } from '../activities/ssh/session';
-import { hostFacts, hostProbe } from './support/host-facts';
+import { hostFacts, hostProbe, precheckInputFor } from './support/host-facts';
 import { hostChecks, vipHeldByKk } from '../precheck/evaluate';
-import type { HostProbe, PrecheckInput } from '../precheck/types';
+import type { HostProbe } from '../precheck/types';
 
 /** The install's pure pieces: what daemon.json becomes, who a keepalived group was, what precheck probes and says. */
 
@@ -96,20 +96,7 @@ describe('precheck probes only what the registry needs', () => {
   });
 
   const facts = hostFacts();
-  const input = {
-    hosts: [],
-    rotateCa: false,
-    registryHosts: ['r1'],
-    controlPlaneHosts: [],
-    nfsHosts: ['nfs'],
-    type: 'docker-registry',
-    versions: { docker: '24.0.7', docker_compose: 'v2.20.3' },
-    registryPorts: [443],
-    storage: { driver: 'filesystem', nfsMount: '/exports/reg', missingFields: [], drivers: [] },
-    thresholds: { minMemoryMb: 0, minControlPlaneCpus: 0, minDataDiskGb: 0, maxClockSkewSeconds: 5 },
-    artifactsByArch: {},
-    artifactErrors: {},
-  } as PrecheckInput;
+  const input = precheckInputFor({ nfsHosts: ['nfs'], storage: { driver: 'filesystem', nfsMount: '/exports/reg', missingFields: [], drivers: [] } });
   const probe = (over: Partial<HostProbe>): HostProbe => hostProbe(facts, over);
 
   it('an unreachable registry port fails on a registry host and only warns elsewhere', () => {
@@ -148,21 +135,12 @@ describe('Harbor precheck', () => {
 
 describe('HA shrink: the VIP held by a leaving member', () => {
   const facts = hostFacts({ interfaces: [{ name: 'eth0', cidrs: ['10.0.0.5/24'] }] });
-  const input = {
-    hosts: [],
-    rotateCa: false,
+  const input = precheckInputFor({
     registryHosts: ['node2', 'node3'],
-    controlPlaneHosts: [],
-    nfsHosts: [],
-    type: 'docker-registry',
     versions: { docker: '24.0.7', docker_compose: 'v2.20.3', keepalived: '2.0.20' },
     haVip: '10.0.0.100',
-    registryPorts: [443],
     storage: { driver: 's3', missingFields: [], drivers: ['s3'] },
-    thresholds: { minMemoryMb: 0, minControlPlaneCpus: 0, minDataDiskGb: 0, maxClockSkewSeconds: 5 },
-    artifactsByArch: {},
-    artifactErrors: {},
-  } as PrecheckInput;
+  });
   const answered = { answered: true, heldHere: false, keepalivedHere: true };
   const vipCheck = (leaver: HostProbe['vip']) => {
     const probes = [hostProbe(facts, { vip: leaver }), hostProbe(facts, { vip: answered }), hostProbe(facts, { vip: answered })];

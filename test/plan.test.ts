@@ -10,8 +10,7 @@ import type { DockerRegistryNodeInput, HarborNodeInput, RegistryNodeInput, Regis
 import { kkDataConverter } from '../runtime/data-converter';
 import { workflowBundle } from '../worker/bundle';
 import { initRegistryWorkflow, keepalivedNodeWorkflow, REPLICATION_BOUND_SECONDS, registryNodeWorkflow } from '../workflows/init-registry';
-import type { PrecheckInput } from '../precheck/types';
-import { hostFacts, hostProbe } from './support/host-facts';
+import { hostFacts, hostProbe, precheckInputFor } from './support/host-facts';
 import { fixHostUpdate, parkedQuery, type ParkedHost } from '../workflows/messages';
 
 /**
@@ -166,20 +165,12 @@ describe('Harbor mesh and verification plan (stubbed activities)', () => {
   const nodes = [node('h1', '10.9.9.1'), node('h2', '10.9.9.2')];
   const leaver = (name: string, address: string): HostTarget => ({ ...host, name, address, password: 'ok' });
   // No host to probe (the nodes' steps are stubbed): the configuration's checks pass, so the install goes on.
-  const precheck: PrecheckInput = {
-    hosts: [],
-    rotateCa: false,
+  const precheck = precheckInputFor({
     registryHosts: ['h1', 'h2'],
-    controlPlaneHosts: [],
-    nfsHosts: [],
     type: 'harbor',
     versions: { docker: '24.0.7', docker_compose: 'v2.20.3', harbor: 'v2.10.1' },
-    registryPorts: [443],
-    storage: { driver: 'filesystem', missingFields: [], drivers: [] },
     thresholds: { minMemoryMb: 1, minControlPlaneCpus: 1, minDataDiskGb: 1, maxClockSkewSeconds: 60 },
-    artifactsByArch: {},
-    artifactErrors: {},
-  };
+  });
 
   it("every node reconciles its endpoints to the others; a leaver is cleared only at its endpoints' address, one not in the inventory or under a reused name is named; the probe's digest is awaited on every node within the bound", async () => {
     const calls: string[] = [];

@@ -1,5 +1,5 @@
 import type { HostFacts } from '../../precheck/host-facts';
-import type { HostProbe } from '../../precheck/types';
+import type { HostProbe, PrecheckInput } from '../../precheck/types';
 
 /** A plain Debian amd64 host with nothing installed, for precheck's verdicts; `over` changes what a test is about. */
 export function hostFacts(over: Partial<HostFacts> = {}): HostFacts {
@@ -25,4 +25,23 @@ export function hostFacts(over: Partial<HostFacts> = {}): HostFacts {
 /** What precheck's probe found on such a host: nothing listening, no peer probed, an NFS client. */
 export function hostProbe(facts: HostFacts, over: Partial<HostProbe> = {}): HostProbe {
   return { facts, clockOffsetSeconds: 0, listening: [], portHolders: {}, reach: {}, deployedCa: {}, nfsClient: true, ...over };
+}
+
+/** Precheck's input for one docker-registry host `r1` with no thresholds to meet; `over` sets what a test is about. */
+export function precheckInputFor(over: Partial<PrecheckInput> = {}): PrecheckInput {
+  return {
+    hosts: [],
+    rotateCa: false,
+    registryHosts: ['r1'],
+    controlPlaneHosts: [],
+    nfsHosts: [],
+    type: 'docker-registry',
+    versions: { docker: '24.0.7', docker_compose: 'v2.20.3' },
+    registryPorts: [443],
+    storage: { driver: 'filesystem', missingFields: [], drivers: [] },
+    thresholds: { minMemoryMb: 0, minControlPlaneCpus: 0, minDataDiskGb: 0, maxClockSkewSeconds: 5 },
+    artifactsByArch: {},
+    artifactErrors: {},
+    ...over,
+  };
 }
